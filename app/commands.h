@@ -1,0 +1,18 @@
+// Subcommand table for the `nat` executable. Each command parses its own arguments and returns
+// the process exit status; user errors are thrown as nat::Error and printed by main().
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nat::app {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+int cmd_info(const std::vector<std::string>& args);
+
+}  // namespace nat::app

@@ -1,0 +1,29 @@
+// Shared test helpers.
+#include "support/test_util.h"
+
+#include <cmath>
+
+namespace nat::testing {
+
+std::string cuda_skip_reason() {
+  if (!cuda_compiled()) return "CUDA backend not compiled (NAT_CUDA=OFF): CUDA test skipped";
+  if (cuda_device_count() == 0) return "no CUDA device found: CUDA test skipped (run scripts/gpu_check.sh on a GPU)";
+  return "";
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  auto va = a.to_double_vector(), vb = b.to_double_vector();
+  double m = 0;
+  for (size_t i = 0; i < va.size() && i < vb.size(); ++i) {
+    if (std::isnan(va[i]) != std::isnan(vb[i])) return INFINITY;
+    if (!std::isnan(va[i])) m = std::max(m, std::fabs(va[i] - vb[i]));
+  }
+  return m;
+}
+
+Tensor poisoned(const Shape& shape, DType dtype, Device device) {
+  return Tensor::full(shape, is_floating(dtype) ? NAN : 123.0, dtype, device);
+}
+
+}  // namespace nat::testing
