@@ -57,6 +57,8 @@ class DeviceBackend {
   virtual void cast(void* dst, DType dst_type, const void* src, DType src_type, int64_t n, int device) = 0;
   virtual void fill(void* dst, DType type, int64_t n, double value, int device) = 0;
   virtual void random(void* dst, DType type, int64_t n, const RandomParams& p, int device) = 0;
+  // dst[i] += src[i] for n contiguous elements of one dtype (gradient accumulation).
+  virtual void accumulate(void* dst, const void* src, DType type, int64_t n, int device) = 0;
   virtual void synchronize(int device) = 0;
 };
 

@@ -78,4 +78,14 @@ NAT_HOST_DEVICE NAT_INLINE void cast_element(void* dst, DType dt, const void* sr
     store_from_double(dst, dt, i, load_as_double(src, st, i));
 }
 
+// dst[i] += src[i] in the dtype's natural arithmetic (f32 for bf16/f16, int64 for integers).
+NAT_HOST_DEVICE NAT_INLINE void accumulate_element(void* dst, const void* src, DType t, int64_t i) {
+  if (t == DType::i32 || t == DType::i64 || t == DType::u8)
+    store_from_int64(dst, t, i, load_as_int64(dst, t, i) + load_as_int64(src, t, i));
+  else if (t == DType::f64)
+    static_cast<double*>(dst)[i] += static_cast<const double*>(src)[i];
+  else
+    store_from_double(dst, t, i, static_cast<float>(load_as_double(dst, t, i)) + static_cast<float>(load_as_double(src, t, i)));
+}
+
 }  // namespace nat

@@ -93,6 +93,18 @@ class CpuBackend final : public DeviceBackend {
     for (int64_t i = 0; i < n; ++i) std::memcpy(d + i * es, one, es);
   }
 
+  void accumulate(void* dst, const void* src, DType t, int64_t n, int) override {
+    if (t == DType::f32) {
+      float* d = static_cast<float*>(dst);
+      const float* s = static_cast<const float*>(src);
+#pragma omp parallel for simd schedule(static) if (n > kParallelGrain)
+      for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+      return;
+    }
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) accumulate_element(dst, src, t, i);
+  }
+
   void random(void* dst, DType t, int64_t n, const RandomParams& p, int) override {
 #pragma omp parallel for schedule(static) if (n > 4096)
     for (int64_t i = 0; i < n; ++i) store_from_double(dst, t, i, random_element(p, i));

@@ -61,6 +61,13 @@ __global__ void random_kernel(void* dst, DType type, int64_t n, RandomParams p) 
     store_from_double(dst, type, i, random_element(p, i));
 }
 
+// dst[i] += src[i], n contiguous elements of `type`.
+__global__ void accumulate_kernel(void* dst, const void* src, DType type, int64_t n) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    accumulate_element(dst, src, type, i);
+}
+
 // ---------------------------------------------------------------- launchers
 
 template <typename T>
@@ -191,6 +198,12 @@ class CudaBackend final : public DeviceBackend {
   void random(void* dst, DType t, int64_t n, const RandomParams& p, int device) override {
     DeviceGuard g(device);
     random_kernel<<<grid_for(n), 256, 0, current_stream(device)>>>(dst, t, n, p);
+    NAT_CUDA_CHECK_LAUNCH();
+  }
+
+  void accumulate(void* dst, const void* src, DType t, int64_t n, int device) override {
+    DeviceGuard g(device);
+    accumulate_kernel<<<grid_for(n), 256, 0, current_stream(device)>>>(dst, src, t, n);
     NAT_CUDA_CHECK_LAUNCH();
   }
 
