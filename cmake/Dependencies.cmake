@@ -28,6 +28,9 @@ endif()
 # ---- CPU BLAS (OpenBLAS through its CBLAS interface) ----
 pkg_check_modules(OPENBLAS IMPORTED_TARGET openblas)
 
+# ---- JSON (safetensors headers): header-only, Debian nlohmann-json3-dev ----
+find_package(nlohmann_json 3 REQUIRED)
+
 # ---- Optional for the minimal GPU-check build, required for the full tool ----
 find_package(yaml-cpp QUIET)
 find_package(spdlog QUIET)

@@ -1,0 +1,61 @@
+// Option parsing for subcommands.
+#include "app/args.h"
+
+#include "core/error.h"
+
+namespace nat::app {
+
+Args::Args(const char* command, const std::vector<std::string>& argv, const std::set<std::string>& options,
+           const std::set<std::string>& flags)
+    : command_(command) {
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--help" || a == "-h") {
+      help_ = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0) {
+      positional_.push_back(a);
+      continue;
+    }
+    std::string key = a.substr(2), value;
+    auto eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    }
+    if (flags.count(key)) {
+      flags_.insert(key);
+      continue;
+    }
+    NAT_CHECK(options.count(key), "unknown option --", key, " (see nat ", command_, " --help)");
+    if (eq == std::string::npos) {
+      NAT_CHECK(i + 1 < argv.size(), "option --", key, " needs a value (see nat ", command_, " --help)");
+      value = argv[++i];
+    }
+    values_[key] = value;
+  }
+}
+
+std::string Args::get(const std::string& key, const std::string& fallback) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? fallback : it->second;
+}
+
+std::string Args::required(const std::string& key) const {
+  NAT_CHECK(has(key), "missing required option --", key, " (see nat ", command_, " --help)");
+  return get(key);
+}
+
+int64_t Args::get_int(const std::string& key, int64_t fallback) const {
+  if (!has(key)) return fallback;
+  try {
+    size_t pos = 0;
+    int64_t v = std::stoll(get(key), &pos);
+    if (pos == get(key).size()) return v;
+  } catch (const std::exception&) {
+  }
+  NAT_THROW("option --", key, " expects an integer, got '", get(key), "'");
+}
+
+}  // namespace nat::app
