@@ -1,0 +1,96 @@
+// CUDA Neighborhood Attention kernels against the CPU reference on random inputs, forward and every
+// gradient, with poisoned outputs (label `cuda`; skips without a GPU).
+#include <gtest/gtest.h>
+
+#include "core/rng.h"
+#include "ops/na.h"
+#include "ops/na_kernels.h"
+#include "ops/ops.h"
+#include "support/test_util.h"
+
+using namespace nat;
+using nat::testing::max_abs_diff;
+using nat::testing::poisoned;
+
+namespace {
+Tensor rnd(const Shape& s, uint64_t seed) {
+  Generator g(seed);
+  Tensor t = Tensor::empty(s);
+  return uniform_(t, -1, 1, &g);
+}
+}  // namespace
+
+TEST(OpsNaCuda, KernelsMatchCpuOnPoisonedOutputs) {
+  NAT_SKIP_WITHOUT_CUDA();
+  struct Cfg { int64_t B, heads, H, W, C, k, d; };
+  for (Cfg c : {Cfg{2, 2, 14, 13, 32, 7, 1}, Cfg{1, 3, 10, 11, 8, 3, 3}, Cfg{2, 1, 7, 7, 32, 7, 1},
+                Cfg{1, 2, 26, 28, 16, 13, 2}, Cfg{1, 1, 9, 9, 4, 9, 1}}) {
+    SCOPED_TRACE(::testing::Message() << "H=" << c.H << " W=" << c.W << " k=" << c.k << " d=" << c.d);
+    NAProblem p;
+    p.batch = c.B;
+    p.heads = c.heads;
+    p.dim = c.C;
+    p.size[1] = c.H;
+    p.size[2] = c.W;
+    p.kernel[1] = p.kernel[2] = c.k;
+    p.dilation[1] = p.dilation[2] = c.d;
+    Shape ts{c.B, c.heads, c.H, c.W, c.C}, as{c.B, c.heads, c.H, c.W, c.k * c.k}, rs{c.heads, 2 * c.k - 1, 2 * c.k - 1};
+    Tensor q = rnd(ts, 1), k = rnd(ts, 2), v = rnd(ts, 3), rpb = rnd(rs, 4), attn = rnd(as, 5), g = rnd(ts, 6),
+           ga = rnd(as, 7);
+    Device cu = Device::cuda(0);
+    // forward QK
+    Tensor a_cpu = Tensor::empty(as), a_cu = poisoned(as, DType::f32, cu);
+    kernels::cpu::na_qk_forward(p, DType::f32, q.data_ptr(), k.data_ptr(), rpb.data_ptr(), a_cpu.data_ptr(), 0);
+    Tensor qc = q.cuda(), kc = k.cuda(), vc = v.cuda(), rc = rpb.cuda(), ac = attn.cuda(), gc = g.cuda(), gac = ga.cuda();
+    kernels::cuda::na_qk_forward(p, DType::f32, qc.data_ptr(), kc.data_ptr(), rc.data_ptr(), a_cu.data_ptr(), 0);
+    EXPECT_LT(max_abs_diff(a_cpu, a_cu), 1e-4);
+    // forward AV
+    Tensor o_cpu = Tensor::empty(ts), o_cu = poisoned(ts, DType::f32, cu);
+    kernels::cpu::na_av_forward(p, DType::f32, attn.data_ptr(), v.data_ptr(), o_cpu.data_ptr(), 0);
+    kernels::cuda::na_av_forward(p, DType::f32, ac.data_ptr(), vc.data_ptr(), o_cu.data_ptr(), 0);
+    EXPECT_LT(max_abs_diff(o_cpu, o_cu), 1e-4);
+    // QK backward: dq, dk, drpb
+    Tensor dq = Tensor::empty(ts), dk = Tensor::empty(ts), dr = Tensor::empty(rs);
+    Tensor dq_c = poisoned(ts, DType::f32, cu), dk_c = poisoned(ts, DType::f32, cu), dr_c = poisoned(rs, DType::f32, cu);
+    kernels::cpu::na_qk_backward(p, DType::f32, ga.data_ptr(), q.data_ptr(), k.data_ptr(), dq.data_ptr(),
+                                 dk.data_ptr(), dr.data_ptr(), 0);
+    kernels::cuda::na_qk_backward(p, DType::f32, gac.data_ptr(), qc.data_ptr(), kc.data_ptr(), dq_c.data_ptr(),
+                                  dk_c.data_ptr(), dr_c.data_ptr(), 0);
+    EXPECT_LT(max_abs_diff(dq, dq_c), 1e-4);
+    EXPECT_LT(max_abs_diff(dk, dk_c), 1e-4);
+    EXPECT_LT(max_abs_diff(dr, dr_c), 1e-3);
+    // AV backward: dattn, dv
+    Tensor da = Tensor::empty(as), dv = Tensor::empty(ts);
+    Tensor da_c = poisoned(as, DType::f32, cu), dv_c = poisoned(ts, DType::f32, cu);
+    kernels::cpu::na_av_backward(p, DType::f32, g.data_ptr(), attn.data_ptr(), v.data_ptr(), da.data_ptr(),
+                                 dv.data_ptr(), 0);
+    kernels::cuda::na_av_backward(p, DType::f32, gc.data_ptr(), ac.data_ptr(), vc.data_ptr(), da_c.data_ptr(),
+                                  dv_c.data_ptr(), 0);
+    EXPECT_LT(max_abs_diff(da, da_c), 1e-4);
+    EXPECT_LT(max_abs_diff(dv, dv_c), 1e-4);
+  }
+}
+
+TEST(OpsNaCuda, AutogradNa2dMatchesCpuAndDrpbIsDeterministic) {
+  NAT_SKIP_WITHOUT_CUDA();
+  Shape ts{2, 4, 28, 28, 32};
+  Tensor q = rnd(ts, 1), k = rnd(ts, 2), v = rnd(ts, 3), rpb = rnd({4, 13, 13}, 4), dO = rnd(ts, 5);
+  std::vector<Tensor> cpu = {q, k, v, rpb}, gpu = {q.cuda(), k.cuda(), v.cuda(), rpb.cuda()};
+  for (auto* set : {&cpu, &gpu})
+    for (auto& t : *set) set_requires_grad(t);
+  Tensor o1 = ops::na2d(cpu[0], cpu[1], cpu[2], cpu[3], 7, 2);
+  Tensor o2 = ops::na2d(gpu[0], gpu[1], gpu[2], gpu[3], 7, 2);
+  EXPECT_LT(max_abs_diff(o1, o2), 1e-5);
+  backward(o1, dO);
+  backward(o2, dO.cuda());
+  for (int i = 0; i < 4; ++i) EXPECT_LT(max_abs_diff(grad(cpu[i]), grad(gpu[i])), i == 3 ? 1e-3 : 1e-5) << i;
+  // Run the rpb gradient twice: bitwise equal (no atomics).
+  Tensor first = grad(gpu[3]).clone();
+  zero_grad(gpu[3]);
+  backward(ops::na2d(gpu[0], gpu[1], gpu[2], gpu[3], 7, 2), dO.cuda());
+  EXPECT_EQ(max_abs_diff(first, grad(gpu[3])), 0.0);
+  // bf16 storage, f32 accumulation: close to f32.
+  Tensor ob = ops::na2d(detach(gpu[0]).to(DType::bf16), detach(gpu[1]).to(DType::bf16), detach(gpu[2]).to(DType::bf16),
+                        detach(gpu[3]).to(DType::bf16), 7, 2);
+  EXPECT_LT(max_abs_diff(ob.to(DType::f32), o1), 5e-2);
+}
