@@ -4,3 +4,4 @@
 #include "autograd/autograd.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
+#include "ops/shape.h"
