@@ -43,8 +43,7 @@ std::string describe_all(const std::vector<Tensor>& xs) {
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
   check_defined("reshape", x);
-  Shape xs = x.shape();
-  return record_unary("reshape", x, x.reshape(shape), [xs](const Tensor& g) { return g.reshape(xs); });
+  return record_unary("reshape", x, x.reshape(shape), [xs = x.shape()](const Tensor& g) { return g.reshape(xs); });
 }
 
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
@@ -80,30 +79,27 @@ Tensor flatten(const Tensor& x, int64_t start, int64_t end) {
     int64_t s = wrap_dim("flatten", start, x.dim(), x), e = wrap_dim("flatten", end, x.dim(), x);
     NAT_CHECK(s <= e, "[flatten] start dim ", start, " comes after end dim ", end, " for input ", x.meta_str());
   }
-  Shape xs = x.shape();
-  return record_unary("flatten", x, x.flatten(start, end), [xs](const Tensor& g) { return g.reshape(xs); });
+  return record_unary("flatten", x, x.flatten(start, end), [xs = x.shape()](const Tensor& g) { return g.reshape(xs); });
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
   check_defined("unsqueeze", x);
   NAT_CHECK(dim >= -(x.dim() + 1) && dim <= x.dim(), "[unsqueeze] dim ", dim, " is out of range for input ",
             x.meta_str(), " (expected ", -(x.dim() + 1), "..", x.dim(), ")");
-  Shape xs = x.shape();
-  return record_unary("unsqueeze", x, x.unsqueeze(dim), [xs](const Tensor& g) { return g.reshape(xs); });
+  return record_unary("unsqueeze", x, x.unsqueeze(dim), [xs = x.shape()](const Tensor& g) { return g.reshape(xs); });
 }
 
 Tensor squeeze(const Tensor& x, int64_t dim) {
   check_defined("squeeze", x);
   dim = wrap_dim("squeeze", dim, x.dim(), x);
-  Shape xs = x.shape();
   Tensor out = x.dim() == 0 ? x.view({}) : x.squeeze(dim);  // a 0-d tensor has nothing to squeeze
-  return record_unary("squeeze", x, out, [xs](const Tensor& g) { return g.reshape(xs); });
+  return record_unary("squeeze", x, out, [xs = x.shape()](const Tensor& g) { return g.reshape(xs); });
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
   check_defined("expand", x);
-  Shape xs = x.shape();
-  return record_unary("expand", x, x.expand(shape), [xs](const Tensor& g) { return detail::sum_to_shape(g, xs); });
+  return record_unary("expand", x, x.expand(shape),
+                      [xs = x.shape()](const Tensor& g) { return detail::sum_to_shape(g, xs); });
 }
 
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
@@ -111,13 +107,13 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   NAT_CHECK(x.dim() > 0, "[slice] cannot slice a 0-d tensor ", x.meta_str());
   dim = wrap_dim("slice", dim, x.dim(), x);
   NAT_CHECK(step > 0, "[slice] step must be positive, got ", step, " for input ", x.meta_str());
-  Shape xs = x.shape();
   // Backward scatters the gradient into zeros through the same view (same clamping of the bounds).
-  return record_unary("slice", x, x.slice(dim, start, end, step), [xs, dim, start, end, step](const Tensor& g) {
-    Tensor gx = Tensor::zeros(xs, g.dtype(), g.device());
-    gx.slice(dim, start, end, step).copy_(g);
-    return gx;
-  });
+  return record_unary("slice", x, x.slice(dim, start, end, step),
+                      [xs = x.shape(), dim, start, end, step](const Tensor& g) {
+                        Tensor gx = Tensor::zeros(xs, g.dtype(), g.device());
+                        gx.slice(dim, start, end, step).copy_(g);
+                        return gx;
+                      });
 }
 
 Tensor select(const Tensor& x, int64_t dim, int64_t index) {
@@ -128,8 +124,7 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   NAT_CHECK(index >= -n && index < n, "[select] index ", index, " is out of range for dim ", dim, " of size ", n,
             " (input ", x.meta_str(), ")");
   if (index < 0) index += n;
-  Shape xs = x.shape();
-  return record_unary("select", x, x.select(dim, index), [xs, dim, index](const Tensor& g) {
+  return record_unary("select", x, x.select(dim, index), [xs = x.shape(), dim, index](const Tensor& g) {
     Tensor gx = Tensor::zeros(xs, g.dtype(), g.device());
     gx.select(dim, index).copy_(g);
     return gx;

@@ -201,13 +201,10 @@ TEST(OpsShape, GradcheckViewOps) {
       {"slice empty", [](const Tensor& t) { return ops::slice(t, 1, 2, 2); }},
       {"select", [](const Tensor& t) { return ops::select(t, 1, -2); }},
   };
-  for (auto& [name, f] : fs) {
-    SCOPED_TRACE(name);
-    // Multiply by a fixed tensor so the loss is not a plain sum (which a wrong scatter could still pass).
-    auto g = [f](const std::vector<Tensor>& in) {
-      Tensor y = f(in[0]);
-      return y * rnd(y.shape(), 99);
-    };
+  for (const auto& entry : fs) {
+    SCOPED_TRACE(entry.first);
+    const F& f = entry.second;
+    auto g = [&f](const std::vector<Tensor>& in) { return f(in[0]); };  // gradcheck projects onto random weights
     expect_gradcheck(g, {x});
     expect_gradcheck(g, {xt});
   }
