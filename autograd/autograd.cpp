@@ -179,6 +179,7 @@ void backward(const Tensor& root, const Tensor& grad_output, BackwardOptions opt
   grads[rm.id] = seed.contiguous().clone();
   if (rm.retains_grad) rm.grad = grads[rm.id];
 
+  std::vector<bool> used(root_node->index + 1, false);
   for (size_t idx = root_node->index + 1; idx-- > 0;) {
     Node& node = *tls_tape[idx];
     std::vector<Tensor> gouts;
@@ -195,6 +196,7 @@ void backward(const Tensor& root, const Tensor& grad_output, BackwardOptions opt
       }
     }
     if (any) {
+      used[idx] = true;
       std::vector<Tensor> gins = node.backward(gouts);
       NAT_CHECK(gins.size() == node.inputs.size(), "[backward] op ", node.name, " returned ", gins.size(),
                 " gradients for ", node.inputs.size(), " inputs");
@@ -222,7 +224,16 @@ void backward(const Tensor& root, const Tensor& grad_output, BackwardOptions opt
         if (m->grad.defined())
           for (auto& h : m->grad_ready_hooks) h(m->grad);
   }
-  if (!opts.retain_graph) clear_tape();
+  if (!opts.retain_graph) {
+    // Free the nodes this backward went through; nodes of other, independent graphs stay.
+    std::vector<std::shared_ptr<Node>> kept;
+    for (size_t i = 0; i < tls_tape.size(); ++i)
+      if (i >= used.size() || !used[i]) {
+        tls_tape[i]->index = kept.size();
+        kept.push_back(std::move(tls_tape[i]));
+      }
+    tls_tape.swap(kept);
+  }
 }
 
 }  // namespace nat

@@ -83,7 +83,7 @@ void add_grad_ready_hook(const Tensor& t, std::function<void(const Tensor& grad)
 void clear_grad_ready_hooks(const Tensor& t);
 
 struct BackwardOptions {
-  bool retain_graph = false;  // keep the tape so backward can run again
+  bool retain_graph = false;  // keep the nodes so backward can run again (else the nodes it used are freed)
 };
 // Backward from a scalar `root` (error otherwise), or from any root with an explicit grad_output.
 void backward(const Tensor& root, const Tensor& grad_output = Tensor(), BackwardOptions opts = {});

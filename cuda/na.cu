@@ -5,6 +5,7 @@
 //   dk / dv    (IN): one thread per (b, h, y, e), gathering over the inverse neighbourhood (no atomics)
 //   drpb           : two passes, no atomics: sum over batch per (h, x, t), then per (h, rpb cell) a
 //                    fixed-order sum over the queries whose window covers that cell. Deterministic.
+//   fused        : the whole na2d forward per query (P saved), and its two-pass backward.
 // f32 and f64 accumulate in their own type; bf16/f16 in f32.
 #include "core/backend.h"
 #include "cuda/cuda_check.h"
@@ -158,6 +159,122 @@ __global__ void na_rpb_gather_kernel(NAProblem p, const typename compute_type<S>
   }
 }
 
+
+// The fused forward, one thread per (b, h, x): logits for the window in local memory (KK <= 512,
+// checked by the op), softmax, then out[x, :]. P is stored for the backward. Reference-quality.
+template <typename S>
+__global__ void na_fused_forward_kernel(NAProblem p, double scale, const S* q, const S* k, const S* v, const S* rpb,
+                                        S* out, S* attn) {
+  using C = typename compute_type<S>::type;
+  const int64_t N = p.tokens(), KK = p.window();
+  const int64_t RH = 2 * p.kernel[1] - 1, RW = 2 * p.kernel[2] - 1;
+  C lg[512];
+  NAT_GRID_STRIDE_LOOP(idx, p.batch * p.heads * N) {
+    int64_t x = idx % N, bh = idx / N, h = bh % p.heads;
+    Window w = window_of(p, x);
+    C mx = -INFINITY;
+    for (int64_t t = 0; t < KK; ++t) {
+      int64_t slot[3];
+      int64_t y = neighbor(p, w, t, slot);
+      C s = 0;
+      for (int64_t e = 0; e < p.dim; ++e)
+        s += (C(scale) * load_c(q, (bh * N + x) * p.dim + e)) * load_c(k, (bh * N + y) * p.dim + e);
+      if (rpb)
+        s += load_c(rpb, h * p.rpb_size() + ((w.pb[0] + slot[0]) * RH + (w.pb[1] + slot[1])) * RW + (w.pb[2] + slot[2]));
+      lg[t] = s;
+      mx = s > mx ? s : mx;
+    }
+    C sum = 0;
+    for (int64_t t = 0; t < KK; ++t) {
+      lg[t] = exp(lg[t] - mx);
+      sum += lg[t];
+    }
+    for (int64_t t = 0; t < KK; ++t) {
+      lg[t] /= sum;
+      store_c(attn, idx * KK + t, lg[t]);
+    }
+    for (int64_t e = 0; e < p.dim; ++e) {
+      C acc = 0;
+      for (int64_t t = 0; t < KK; ++t) {
+        int64_t slot[3];
+        int64_t y = neighbor(p, w, t, slot);
+        acc += lg[t] * load_c(v, (bh * N + y) * p.dim + e);
+      }
+      store_c(out, idx * p.dim + e, acc);
+    }
+  }
+}
+
+// Backward pass 1, one thread per (b, h, x): dP, dS = P (dP - sum P dP) into dS, and dq = scale sum dS k.
+template <typename S>
+__global__ void na_fused_backward_query_kernel(NAProblem p, double scale, const S* dout, const S* k, const S* v,
+                                               const S* attn, S* dq, S* dS) {
+  using C = typename compute_type<S>::type;
+  const int64_t N = p.tokens(), KK = p.window();
+  C dP[512];
+  NAT_GRID_STRIDE_LOOP(idx, p.batch * p.heads * N) {
+    int64_t x = idx % N, bh = idx / N;
+    Window w = window_of(p, x);
+    C delta = 0;
+    for (int64_t t = 0; t < KK; ++t) {
+      int64_t slot[3];
+      int64_t y = neighbor(p, w, t, slot);
+      C s = 0;
+      for (int64_t e = 0; e < p.dim; ++e) s += load_c(dout, idx * p.dim + e) * load_c(v, (bh * N + y) * p.dim + e);
+      dP[t] = s;
+      delta += load_c(attn, idx * KK + t) * s;
+    }
+    for (int64_t t = 0; t < KK; ++t) {
+      dP[t] = load_c(attn, idx * KK + t) * (dP[t] - delta);
+      store_c(dS, idx * KK + t, dP[t]);
+    }
+    if (!dq) continue;
+    for (int64_t e = 0; e < p.dim; ++e) {
+      C acc = 0;
+      for (int64_t t = 0; t < KK; ++t) {
+        int64_t slot[3];
+        int64_t y = neighbor(p, w, t, slot);
+        acc += dP[t] * load_c(k, (bh * N + y) * p.dim + e);
+      }
+      store_c(dq, idx * p.dim + e, C(scale) * acc);
+    }
+  }
+}
+
+// Backward pass 2, one thread per (b, h, y, e): dk = scale sum dS q and dv = sum P dout over the
+// queries whose window holds y (inverse neighbourhood; no atomics).
+template <typename S>
+__global__ void na_fused_backward_key_kernel(NAProblem p, double scale, const S* dout, const S* q, const S* attn,
+                                             const S* dS, S* dk, S* dv) {
+  using C = typename compute_type<S>::type;
+  const int64_t N = p.tokens(), KK = p.window(), total = p.batch * p.heads * N * p.dim;
+  NAT_GRID_STRIDE_LOOP(idx, total) {
+    int64_t e = idx % p.dim, y = (idx / p.dim) % N, bh = idx / (p.dim * N);
+    int64_t c[3] = {y / (p.size[1] * p.size[2]), (y / p.size[2]) % p.size[1], y % p.size[2]};
+    int64_t first[3], count[3];
+    for (int ax = 0; ax < 3; ++ax) na_inverse_range(c[ax], p.size[ax], p.kernel[ax], p.dilation[ax], first[ax], count[ax]);
+    C sk = 0, sv = 0;
+    for (int64_t qa = 0; qa < count[0]; ++qa) {
+      int64_t xz = first[0] + qa * p.dilation[0];
+      int64_t ta = (c[0] - na_window_start(xz, p.size[0], p.kernel[0], p.dilation[0])) / p.dilation[0];
+      for (int64_t qb = 0; qb < count[1]; ++qb) {
+        int64_t xi = first[1] + qb * p.dilation[1];
+        int64_t tb = (c[1] - na_window_start(xi, p.size[1], p.kernel[1], p.dilation[1])) / p.dilation[1];
+        for (int64_t qc = 0; qc < count[2]; ++qc) {
+          int64_t xj = first[2] + qc * p.dilation[2];
+          int64_t tc = (c[2] - na_window_start(xj, p.size[2], p.kernel[2], p.dilation[2])) / p.dilation[2];
+          int64_t x = (xz * p.size[1] + xi) * p.size[2] + xj;
+          int64_t a = (bh * N + x) * KK + (ta * p.kernel[1] + tb) * p.kernel[2] + tc;
+          sk += load_c(dS, a) * load_c(q, (bh * N + x) * p.dim + e);
+          sv += load_c(attn, a) * load_c(dout, (bh * N + x) * p.dim + e);
+        }
+      }
+    }
+    if (dk) store_c(dk, idx, C(scale) * sk);
+    if (dv) store_c(dv, idx, sv);
+  }
+}
+
 template <typename F>
 void launch(DType dtype, const char* name, int device, F&& f) {
   DeviceGuard g(device);
@@ -223,6 +340,49 @@ void na_av_backward(const NAProblem& p, DType dtype, const void* dout, const voi
       int64_t n = p.batch * p.heads * p.tokens() * p.dim;
       na_in_kernel<S><<<grid_for(n), 256, 0, s>>>(p, static_cast<const S*>(attn), static_cast<const S*>(dout),
                                                   static_cast<S*>(dv));
+    }
+  });
+}
+
+
+void na_fused_forward(const NAProblem& p, DType dtype, double scale, const void* q, const void* k, const void* v,
+                      const void* rpb, void* out, void* attn, int device) {
+  NAT_CHECK(p.window() <= 512, "[na] the CUDA fused kernel handles windows up to 512 keys, got ", p.window());
+  int64_t n = p.batch * p.heads * p.tokens();
+  launch(dtype, "na fused", device, [&](auto zero, cudaStream_t s) {
+    using S = decltype(zero);
+    na_fused_forward_kernel<S><<<grid_for(n, 128), 128, 0, s>>>(
+        p, scale, static_cast<const S*>(q), static_cast<const S*>(k), static_cast<const S*>(v),
+        static_cast<const S*>(rpb), static_cast<S*>(out), static_cast<S*>(attn));
+  });
+}
+
+void na_fused_backward(const NAProblem& p, DType dtype, double scale, const void* dout, const void* q, const void* k,
+                       const void* v, const void* attn, void* dq, void* dk, void* dv, void* drpb, void* workspace,
+                       int device) {
+  NAT_CHECK(p.window() <= 512, "[na] the CUDA fused kernel handles windows up to 512 keys, got ", p.window());
+  int64_t nq = p.batch * p.heads * p.tokens(), nk = nq * p.dim;
+  launch(dtype, "na fused backward", device, [&](auto zero, cudaStream_t s) {
+    using S = decltype(zero);
+    using C = typename compute_type<S>::type;
+    auto* dS = static_cast<S*>(workspace);
+    na_fused_backward_query_kernel<S><<<grid_for(nq, 128), 128, 0, s>>>(
+        p, scale, static_cast<const S*>(dout), static_cast<const S*>(k), static_cast<const S*>(v),
+        static_cast<const S*>(attn), static_cast<S*>(dq), dS);
+    NAT_CUDA_CHECK_LAUNCH();
+    if (dk || dv)
+      na_fused_backward_key_kernel<S><<<grid_for(nk), 256, 0, s>>>(p, scale, static_cast<const S*>(dout),
+                                                                  static_cast<const S*>(q), static_cast<const S*>(attn),
+                                                                  dS, static_cast<S*>(dk), static_cast<S*>(dv));
+    NAT_CUDA_CHECK_LAUNCH();
+    if (drpb) {
+      int64_t np = p.heads * p.tokens() * p.window();
+      DeviceBackend& be = backend(Device::cuda(device));
+      auto* partial = static_cast<C*>(be.allocate(sizeof(C) * np, device));
+      na_rpb_batch_sum_kernel<S><<<grid_for(np), 256, 0, s>>>(p, dS, partial);
+      NAT_CUDA_CHECK_LAUNCH();
+      na_rpb_gather_kernel<S><<<grid_for(p.heads * p.rpb_size()), 128, 0, s>>>(p, partial, static_cast<S*>(drpb));
+      be.deallocate(partial, device);
     }
   });
 }

@@ -113,14 +113,54 @@ Tensor av(const char* op, int rank, const Tensor& attn, const Tensor& v, Size3 k
   return out;
 }
 
+// scale -> QK + rpb -> softmax -> AV in one fused kernel; one tape node whose backward is the fused
+// backward kernel. Windows larger than the CUDA fused kernel's 512 keys fall back to the composition.
 Tensor attention(const char* op, int rank, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& rpb,
                  Size3 ks, Size3 dil) {
   NAT_CHECK(q.dim() == rank + 3, "[", op, "] q must have ", rank + 3, " dims, got shape ", shape_str(q.shape()));
   NAT_CHECK(v.shape() == q.shape(), "[", op, "] v shape ", shape_str(v.shape()), " differs from q shape ",
             shape_str(q.shape()));
+  NAT_CHECK(k.shape() == q.shape(), "[", op, "] k shape ", shape_str(k.shape()), " differs from q shape ",
+            shape_str(q.shape()));
+  if (rpb.defined()) detail::check_float_same(op, {q, k, v, rpb});
+  else detail::check_float_same(op, {q, k, v});
   double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  Tensor logits = qk(op, rank, mul(q, scale), k, rpb, ks, dil);
-  return av(op, rank, softmax(logits), v, ks, dil);
+  NAProblem p = make_problem(op, rank, q, ks, dil, "q");
+  if (rpb.defined())
+    NAT_CHECK(rpb.shape() == rpb_shape(rank, p.heads, ks), "[", op, "] rpb must have shape ",
+              shape_str(rpb_shape(rank, p.heads, ks)), " for ", p.heads, " heads and kernel_size ", ks[2],
+              ", got ", shape_str(rpb.shape()));
+  if (q.is_cuda() && p.window() > 512) {
+    Tensor logits = qk(op, rank, mul(q, scale), k, rpb, ks, dil);
+    return av(op, rank, softmax(logits), v, ks, dil);
+  }
+  Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous(), rc = rpb.defined() ? rpb.contiguous() : Tensor();
+  Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
+  Tensor P = Tensor::empty(attn_shape(q, p), q.dtype(), q.device());
+  NAT_DISPATCH(q.device(), na_fused_forward, p, q.dtype(), scale, qc.data_ptr(), kc.data_ptr(), vc.data_ptr(),
+               rc.defined() ? rc.data_ptr() : nullptr, out.data_ptr(), P.data_ptr(), q.device().index);
+  if (needs_grad({q, k, v, rpb})) {
+    bool gq = requires_grad(q), gk = requires_grad(k), gv = requires_grad(v), gr = requires_grad(rpb);
+    Tensor qs = detach(qc), ksv = detach(kc), vs = detach(vc), Ps = detach(P);
+    Shape rshape = rpb.defined() ? rpb.shape() : Shape{};
+    record(op, {q, k, v, rpb}, {out},
+           [p, scale, gq, gk, gv, gr, qs, ksv, vs, Ps, rshape](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+             Tensor go = g[0].contiguous();
+             auto maybe = [&](bool need, const Shape& s) {
+               return need ? Tensor::empty(s, qs.dtype(), qs.device()) : Tensor();
+             };
+             Tensor dq = maybe(gq, qs.shape()), dk = maybe(gk, qs.shape()), dv = maybe(gv, qs.shape()),
+                    dr = maybe(gr, rshape);
+             Tensor workspace = Tensor::empty(Ps.shape(), Ps.dtype(), Ps.device());
+             auto ptr = [](const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; };
+             NAT_DISPATCH(qs.device(), na_fused_backward, p, qs.dtype(), scale, go.data_ptr(), qs.data_ptr(),
+                          ksv.data_ptr(), vs.data_ptr(), Ps.data_ptr(), ptr(dq), ptr(dk), ptr(dv), ptr(dr),
+                          workspace.data_ptr(), qs.device().index);
+             return {dq, dk, dv, dr};
+           },
+           q.nbytes() * 3 + P.nbytes());
+  }
+  return out;
 }
 
 Size3 last(int64_t k) { return {1, 1, k}; }

@@ -43,4 +43,17 @@ struct NAProblem {
   K(na_av_backward, (const NAProblem& p, DType dtype, const void* dout, const void* attn, const void* v,          \
                      void* dattn, void* dv, int device))
 
+#define NAT_NA_FUSED_KERNELS(K)                                                                                  \
+  /* The whole na2d forward in one pass per query: qs = scale * q; logits = qs . k[n_t] + rpb; P = softmax(logits);  \
+     out[x] = sum_t P[x,t] v[n_t(x)]. Saves P in `attn` for the backward. */                                      \
+  K(na_fused_forward, (const NAProblem& p, DType dtype, double scale, const void* q, const void* k, const void* v,  \
+                       const void* rpb, void* out, void* attn, int device))                                       \
+  /* Its backward: dP = dout . v[n_t]; dS = P (dP - sum_t P dP) (written to the attn-sized `workspace`);           \
+     dq = scale sum_t dS k[n_t]; dk[y] = scale sum dS q[x]; dv[y] = sum P dout[x] (inverse neighbourhoods);         \
+     drpb = deterministic sum of dS. dq/dk/dv/drpb may be nullptr. */                                              \
+  K(na_fused_backward, (const NAProblem& p, DType dtype, double scale, const void* dout, const void* q,            \
+                        const void* k, const void* v, const void* attn, void* dq, void* dk, void* dv, void* drpb,  \
+                        void* workspace, int device))
+
 NAT_DECLARE_KERNELS(NAT_NA_KERNELS)
+NAT_DECLARE_KERNELS(NAT_NA_FUSED_KERNELS)

@@ -4,4 +4,5 @@
 
 namespace nat::kernels::cuda {
 NAT_NA_KERNELS(NAT_STUB_KERNEL)
+NAT_NA_FUSED_KERNELS(NAT_STUB_KERNEL)
 }  // namespace nat::kernels::cuda

@@ -108,3 +108,18 @@ TEST(AutogradTape, DumpNamesOpsAndShapes) {
   clear_tape();
   (void)y;
 }
+
+TEST(AutogradTape, BackwardFreesOnlyItsOwnGraph) {
+  clear_tape();
+  Tensor a = set_requires_grad(Tensor::from_vector<double>({1, 2}, {2}));
+  Tensor b = set_requires_grad(Tensor::from_vector<double>({3, 4}, {2}));
+  Tensor sa = ops::sum(a * a);
+  Tensor sb = ops::sum(b * 3.0);
+  EXPECT_EQ(tape_size(), 4u);
+  backward(sa);
+  EXPECT_EQ(tape_size(), 2u);  // b's graph is still there
+  backward(sb);
+  EXPECT_EQ(tape_size(), 0u);
+  EXPECT_EQ(grad(a).to_vector<double>(), (std::vector<double>{2, 4}));
+  EXPECT_EQ(grad(b).to_vector<double>(), (std::vector<double>{3, 3}));
+}

@@ -352,3 +352,24 @@ TEST(OpsNa, BadInputErrorsNameTensorAndNumbers) {
   expect_msg([&] { ops::na1d(Tensor::zeros({1, 1, 4, 2}), Tensor::zeros({1, 1, 4, 2}), Tensor::zeros({1, 1, 4, 2}),
                              Tensor(), 5); }, "needs L >= 5");
 }
+
+TEST(OpsNa2d, FusedKernelEqualsComposedOps) {
+  // na2d runs the fused kernel; the composition of its primitive ops is the oracle.
+  int64_t K = 5, d = 2;
+  Shape s{2, 3, 11, 12, 32};  // head_dim 32 takes the specialised path
+  for (int64_t C : {int64_t(32), int64_t(5)}) {
+    s.back() = C;
+    std::vector<Tensor> a = {rnd(s, 1), rnd(s, 2), rnd(s, 3), rnd({3, 2 * K - 1, 2 * K - 1}, 4)};
+    std::vector<Tensor> b;
+    for (auto& t : a) b.push_back(set_requires_grad(t.clone()));
+    for (auto& t : a) set_requires_grad(t);
+    Tensor dO = rnd(s, 5);
+    Tensor fused = ops::na2d(a[0], a[1], a[2], a[3], K, d);
+    double scale = 1.0 / std::sqrt(static_cast<double>(C));
+    Tensor composed = ops::na2d_av(ops::softmax(ops::na2d_qk(ops::mul(b[0], scale), b[1], b[3], K, d)), b[2], K, d);
+    EXPECT_LT(nat::testing::max_abs_diff(fused, composed), 1e-14);
+    backward(fused, dO);
+    backward(composed, dO);
+    for (int i = 0; i < 4; ++i) EXPECT_LT(nat::testing::max_abs_diff(grad(a[i]), grad(b[i])), 1e-13) << "input " << i;
+  }
+}

@@ -1,0 +1,119 @@
+// `nat bench <what>`: speed measurements, each compared with PyTorch in the same run where a PyTorch
+// formulation exists (Debian's python3-torch on the CPU). Results are medians of timed repetitions
+// after a warm-up. Record results in docs/benchmarks.md (machine, date, command, ratio).
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "app/args.h"
+#include "app/commands.h"
+#include "core/backend.h"
+#include "core/rng.h"
+#include "ops/na.h"
+#include "ops/ops.h"
+
+namespace nat::app {
+
+namespace {
+
+double median_ms(const std::function<void()>& fn, int warmup, int reps, Device dev) {
+  for (int i = 0; i < warmup; ++i) fn();
+  backend(dev).synchronize(dev.index);
+  std::vector<double> ts;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    backend(dev).synchronize(dev.index);
+    ts.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ts.begin(), ts.end());
+  return ts[ts.size() / 2];
+}
+
+// Runs a PyTorch script and returns its JSON lines ({} when PyTorch is unavailable).
+std::vector<nlohmann::json> run_torch(const std::string& script, const std::string& args) {
+  std::string cmd = "/usr/bin/python3 " + std::string(NAT_SOURCE_DIR) + "/bench/" + script + " " + args + " 2>/dev/null";
+  std::vector<nlohmann::json> out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char line[4096];
+  while (std::fgets(line, sizeof line, p)) {
+    try {
+      out.push_back(nlohmann::json::parse(line));
+    } catch (...) {
+    }
+  }
+  pclose(p);
+  return out;
+}
+
+const char* kHelp =
+    "usage: nat bench na [--batch B] [--reps N] [--device cpu|cuda] [--no-torch]\n\n"
+    "  na     Neighborhood Attention (na2d: scale, QK+rpb, softmax, AV) at the four NAT-Tiny stage shapes,\n"
+    "         k = 7, head_dim 32: forward and forward+backward times, GB/s against the bytes that must\n"
+    "         move (q, k, v, rpb in; out written; backward also reads dout and writes dq, dk, dv, drpb),\n"
+    "         and the same shapes through a pure-PyTorch NA (neighbourhood gather + einsum) in the same run.\n";
+
+int bench_na(const Args& args) {
+  int64_t B = args.get_int("batch", 8);
+  int reps = static_cast<int>(args.get_int("reps", 5));
+  Device dev = parse_device(args.get("device", "cpu"));
+  const int64_t heads[4] = {2, 4, 8, 16}, L[4] = {56, 28, 14, 7}, C = 32, K = 7;
+  int threads = omp_get_max_threads();
+  std::vector<nlohmann::json> torch;
+  if (!args.flag("no-torch") && dev.is_cpu())
+    torch = run_torch("torch_na.py", "--batch " + std::to_string(B) + " --threads " + std::to_string(threads) +
+                                         " --reps " + std::to_string(reps));
+  std::printf("nat bench na: batch %lld, k %lld, head_dim %lld, %s, %d thread(s)%s\n", static_cast<long long>(B),
+              static_cast<long long>(K), static_cast<long long>(C), dev.str().c_str(), threads,
+              torch.empty() ? "" : (", vs PyTorch " + torch[0].value("torch", std::string("?"))).c_str());
+  std::printf("%-6s %-20s %10s %9s %12s %9s %11s %11s\n", "stage", "q/k/v shape", "fwd ms", "fwd GB/s",
+              "fwd+bwd ms", "GB/s", "torch fwd", "torch f+b");
+  for (int s = 0; s < 4; ++s) {
+    Shape ts{B, heads[s], L[s], L[s], C};
+    Generator g(s);
+    Tensor q = randn(ts, DType::f32, dev, &g), k = randn(ts, DType::f32, dev, &g), v = randn(ts, DType::f32, dev, &g);
+    Tensor rpb = randn({heads[s], 2 * K - 1, 2 * K - 1}, DType::f32, dev, &g);
+    Tensor dout = randn(ts, DType::f32, dev, &g);
+    double fwd = median_ms([&] { NoGradGuard ng; ops::na2d(q, k, v, rpb, K); }, 1, reps, dev);
+    for (Tensor* t : {&q, &k, &v, &rpb}) set_requires_grad(*t);
+    double fb = median_ms([&] {
+      for (Tensor* t : {&q, &k, &v, &rpb}) zero_grad(*t);
+      backward(ops::na2d(q, k, v, rpb, K), dout);
+    }, 1, reps, dev);
+    double tok = static_cast<double>(q.nbytes()), rb = static_cast<double>(rpb.nbytes());
+    double fwd_bytes = 4 * tok + rb, fb_bytes = fwd_bytes + 4 * tok + 2 * rb + tok;  // + dout, dq, dk, dv, drpb
+    char tf[32] = "-", tb[32] = "-";
+    for (const auto& j : torch)
+      if (j.value("stage", -1) == s) {
+        std::snprintf(tf, sizeof tf, "%.1fx", j["fwd_ms"].get<double>() / fwd);
+        std::snprintf(tb, sizeof tb, "%.1fx", j["fwdbwd_ms"].get<double>() / fb);
+      }
+    std::printf("%-6d %-20s %10.2f %9.2f %12.2f %9.2f %11s %11s\n", s, shape_str(ts).c_str(), fwd,
+                fwd_bytes / fwd / 1e6, fb, fb_bytes / fb / 1e6, tf, tb);
+  }
+  if (!torch.empty()) std::printf("torch columns: PyTorch time / nat.cpp time (higher is better for nat.cpp)\n");
+  else if (dev.is_cpu() && !args.flag("no-torch"))
+    std::printf("PyTorch not found (/usr/bin/python3 with python3-torch): no comparison\n");
+  return 0;
+}
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& argv) {
+  Args args("bench", argv, {"batch", "reps", "device"}, {"no-torch"});
+  if (args.help() || args.positional().empty()) {
+    std::printf("%s", kHelp);
+    return args.help() ? 0 : 1;
+  }
+  const std::string& what = args.positional()[0];
+  if (what == "na") return bench_na(args);
+  NAT_THROW("unknown benchmark '", what, "' (available: na)");
+}
+
+}  // namespace nat::app
