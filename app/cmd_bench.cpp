@@ -3,6 +3,9 @@
 // after a warm-up. Record results in docs/benchmarks.md (machine, date, command, ratio).
 #include <omp.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -21,15 +24,24 @@ namespace nat::app {
 
 namespace {
 
+bool g_cpu_time = false;  // --cpu-time: process CPU time instead of wall time (for a loaded machine)
+
+double now_ms() {
+  if (!g_cpu_time) return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
 double median_ms(const std::function<void()>& fn, int warmup, int reps, Device dev) {
   for (int i = 0; i < warmup; ++i) fn();
   backend(dev).synchronize(dev.index);
   std::vector<double> ts;
   for (int i = 0; i < reps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
+    double t0 = now_ms();
     fn();
     backend(dev).synchronize(dev.index);
-    ts.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ts.push_back(now_ms() - t0);
   }
   std::sort(ts.begin(), ts.end());
   return ts[ts.size() / 2];
@@ -53,11 +65,14 @@ std::vector<nlohmann::json> run_torch(const std::string& script, const std::stri
 }
 
 const char* kHelp =
-    "usage: nat bench na [--batch B] [--reps N] [--device cpu|cuda] [--no-torch]\n\n"
+    "usage: nat bench na [--batch B] [--reps N] [--device cpu|cuda] [--no-torch] [--cpu-time]\n\n"
+    "  --cpu-time  time with process CPU time (both sides) instead of wall time: for a machine that is\n"
+    "              busy with other work; run with OMP_NUM_THREADS=1 for a per-core comparison\n\n"
     "  na     Neighborhood Attention (na2d: scale, QK+rpb, softmax, AV) at the four NAT-Tiny stage shapes,\n"
     "         k = 7, head_dim 32: forward and forward+backward times, GB/s against the bytes that must\n"
     "         move (q, k, v, rpb in; out written; backward also reads dout and writes dq, dk, dv, drpb),\n"
-    "         and the same shapes through a pure-PyTorch NA (neighbourhood gather + einsum) in the same run.\n";
+    "         and the same shapes through a pure-PyTorch NA (neighbourhood gather + einsum) in the same run.\n"
+    "  loader the data pipeline, vs torchvision + PIL (nat bench loader --help)\n";
 
 int bench_na(const Args& args) {
   int64_t B = args.get_int("batch", 8);
@@ -68,9 +83,9 @@ int bench_na(const Args& args) {
   std::vector<nlohmann::json> torch;
   if (!args.flag("no-torch") && dev.is_cpu())
     torch = run_torch("torch_na.py", "--batch " + std::to_string(B) + " --threads " + std::to_string(threads) +
-                                         " --reps " + std::to_string(reps));
-  std::printf("nat bench na: batch %lld, k %lld, head_dim %lld, %s, %d thread(s)%s\n", static_cast<long long>(B),
-              static_cast<long long>(K), static_cast<long long>(C), dev.str().c_str(), threads,
+                                         " --reps " + std::to_string(reps) + (g_cpu_time ? " --cpu-time" : ""));
+  std::printf("nat bench na: batch %lld, k %lld, head_dim %lld, %s, %d thread(s), %s time%s\n", static_cast<long long>(B),
+              static_cast<long long>(K), static_cast<long long>(C), dev.str().c_str(), threads, g_cpu_time ? "CPU" : "wall",
               torch.empty() ? "" : (", vs PyTorch " + torch[0].value("torch", std::string("?"))).c_str());
   std::printf("%-6s %-20s %10s %9s %12s %9s %11s %11s\n", "stage", "q/k/v shape", "fwd ms", "fwd GB/s",
               "fwd+bwd ms", "GB/s", "torch fwd", "torch f+b");
@@ -105,15 +120,19 @@ int bench_na(const Args& args) {
 
 }  // namespace
 
+int bench_loader(const std::vector<std::string>& argv);  // app/bench_loader.cpp
+
 int cmd_bench(const std::vector<std::string>& argv) {
-  Args args("bench", argv, {"batch", "reps", "device"}, {"no-torch"});
+  if (!argv.empty() && argv[0] == "loader") return bench_loader({argv.begin() + 1, argv.end()});
+  Args args("bench", argv, {"batch", "reps", "device"}, {"no-torch", "cpu-time"});
+  g_cpu_time = args.flag("cpu-time");
   if (args.help() || args.positional().empty()) {
     std::printf("%s", kHelp);
     return args.help() ? 0 : 1;
   }
   const std::string& what = args.positional()[0];
   if (what == "na") return bench_na(args);
-  NAT_THROW("unknown benchmark '", what, "' (available: na)");
+  NAT_THROW("unknown benchmark '", what, "' (available: na, loader)");
 }
 
 }  // namespace nat::app

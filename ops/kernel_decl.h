@@ -1,7 +1,7 @@
 // How kernel lists are declared once and implemented by every backend.
 //
 // Each op family writes one X-macro list, e.g. in ops/elementwise_kernels.h:
-//     #define NAT_ELEMENTWISE_KERNELS(K) \
+//     #define NAT_ELEMENTWISE_KERNELS(K)   (continued with a backslash)
 //       K(unary_forward, (UnaryOp op, ..., int device))
 // and expands it with NAT_DECLARE_KERNELS. That declares nat::kernels::cpu::unary_forward (defined in
 // ops/cpu/) and nat::kernels::cuda::unary_forward (defined in cuda/*.cu, or in cuda/stubs/ as a

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "ops/cpu/fast_exp.h"
 #include "ops/cpu/na_common.h"
 
 namespace nat::kernels::cpu {
@@ -58,9 +59,10 @@ void fused_forward(const NAProblem& p, const Tables& tb, T scale, const T* q, co
   const int64_t rows = p.batch * p.heads * D * H;
 #pragma omp parallel
   {
-    std::vector<T> qs_buf(C), acc_buf(C);
-    T* qs = qs_buf.data();
-    T* acc = acc_buf.data();
+    std::vector<T> qs_buf(CC > 0 ? 0 : C), acc_buf(CC > 0 ? 0 : C);
+    alignas(64) T qs_fixed[CC > 0 ? CC : 1], acc_fixed[CC > 0 ? CC : 1];
+    T* qs = CC > 0 ? qs_fixed : qs_buf.data();
+    T* acc = CC > 0 ? acc_fixed : acc_buf.data();
 #pragma omp for schedule(static)
     for (int64_t row = 0; row < rows; ++row) {
       int64_t i = row % H, z = (row / H) % D, bh = row / (H * D), h = bh % p.heads;
@@ -89,13 +91,16 @@ void fused_forward(const NAProblem& p, const Tables& tb, T scale, const T* q, co
               for (int64_t tc = 0; tc < p.kernel[2]; ++tc, ++t) P[t] += r[tc];
             }
         }
+#pragma omp simd reduction(max : mx)
         for (int64_t t = 0; t < KK; ++t) mx = P[t] > mx ? P[t] : mx;
         T sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (int64_t t = 0; t < KK; ++t) {
-          P[t] = std::exp(P[t] - mx);
+          P[t] = exp_vec(P[t] - mx);
           sum += P[t];
         }
         T inv = T(1) / sum;
+#pragma omp simd
         for (int64_t t = 0; t < KK; ++t) P[t] *= inv;
         for (int64_t e = 0; e < C; ++e) acc[e] = 0;
         for_window(p, tb, z, i, j, [&](int64_t t, int64_t y) {
