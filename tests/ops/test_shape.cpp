@@ -8,7 +8,6 @@
 #include "core/rng.h"
 #include "ops/ops.h"
 #include "ops/shape.h"
-#include "support/expect_error.h"
 #include "support/test_util.h"
 
 using namespace nat;
@@ -36,6 +35,21 @@ Tensor indexed(int64_t a, int64_t b, int64_t c) {
 }
 
 std::vector<double> vals(const Tensor& t) { return t.to_double_vector(); }
+
+// Runs f, expects a nat::Error, and checks that its message contains every part (op name, shapes).
+template <typename F>
+void expect_error(F&& f, std::initializer_list<const char*> parts) {
+  std::string msg;
+  try {
+    f();
+    ADD_FAILURE() << "expected nat::Error, nothing was thrown";
+    return;
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "\"" << msg << "\" lacks \"" << p << "\"";
+}
+#define EXPECT_SHAPE_ERROR(stmt, ...) expect_error([&] { stmt; }, {__VA_ARGS__})
 
 void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& in) {
   GradcheckResult r = gradcheck(f, in);
@@ -285,28 +299,28 @@ TEST(OpsShape, TapeRecordsOneNodePerOpOnlyWhenNeeded) {
 
 TEST(OpsShape, ErrorsNameTheOpAndShapes) {
   Tensor x = Tensor::zeros({2, 3});
-  NAT_EXPECT_ERROR(ops::reshape(x, {4, 2}), "[reshape]", "[4, 2]", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::permute(x, {0}), "[permute]", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::permute(x, {1, 1}), "[permute]", "repeated", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::permute(x, {0, 2}), "[permute]", "dim 2", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::transpose(x, 0, -3), "[transpose]", "dim -3", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::flatten(x, 1, 0), "[flatten]", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::unsqueeze(x, 3), "[unsqueeze]", "dim 3", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::squeeze(x, 2), "[squeeze]", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::expand(x, {2, 4}), "[expand]", "[2, 3]", "[2, 4]");
-  NAT_EXPECT_ERROR(ops::slice(x, 1, 0, 2, 0), "[slice]", "step", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::slice(x, 2, 0, 1), "[slice]", "dim 2", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::select(x, 1, 3), "[select]", "index 3", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::select(Tensor::scalar(1.0), 0, 0), "[select]", "0-d");
-  NAT_EXPECT_ERROR(ops::cat({}, 0), "[cat]");
-  NAT_EXPECT_ERROR(ops::cat({x, Tensor::zeros({3, 3}), Tensor::zeros({2, 5})}, 1), "[cat]", "input 1", "f32[2, 3]",
-                   "f32[3, 3]", "f32[2, 5]");
-  NAT_EXPECT_ERROR(ops::cat({x, Tensor::zeros({2, 3}, DType::f64)}, 0), "[cat]", "dtypes", "f32[2, 3]", "f64[2, 3]");
-  NAT_EXPECT_ERROR(ops::cat({x, Tensor::zeros({2, 3, 1})}, 0), "[cat]", "[2, 3]", "[2, 3, 1]");
-  NAT_EXPECT_ERROR(ops::cat({x, x}, 2), "[cat]", "dim 2", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::cat({Tensor::scalar(1.0)}, 0), "[cat]", "0-d");
-  NAT_EXPECT_ERROR(ops::pad(x, {1}), "[pad]", "pairs", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::pad(x, {0, 1, 0, 0, 1, 1}), "[pad]", "[0, 1, 0, 0, 1, 1]", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::pad(x, {0, -1}), "[pad]", ">= 0", "[0, -1]", "[2, 3]");
-  NAT_EXPECT_ERROR(ops::reshape(Tensor(), {1}), "[reshape]", "undefined");
+  EXPECT_SHAPE_ERROR(ops::reshape(x, {4, 2}), "[reshape]", "[4, 2]", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::permute(x, {0}), "[permute]", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::permute(x, {1, 1}), "[permute]", "repeated", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::permute(x, {0, 2}), "[permute]", "dim 2", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::transpose(x, 0, -3), "[transpose]", "dim -3", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::flatten(x, 1, 0), "[flatten]", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::unsqueeze(x, 3), "[unsqueeze]", "dim 3", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::squeeze(x, 2), "[squeeze]", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::expand(x, {2, 4}), "[expand]", "[2, 3]", "[2, 4]");
+  EXPECT_SHAPE_ERROR(ops::slice(x, 1, 0, 2, 0), "[slice]", "step", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::slice(x, 2, 0, 1), "[slice]", "dim 2", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::select(x, 1, 3), "[select]", "index 3", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::select(Tensor::scalar(1.0), 0, 0), "[select]", "0-d");
+  EXPECT_SHAPE_ERROR(ops::cat({}, 0), "[cat]");
+  EXPECT_SHAPE_ERROR(ops::cat({x, Tensor::zeros({3, 3}), Tensor::zeros({2, 5})}, 1), "[cat]", "input 1", "f32[2, 3]",
+                     "f32[3, 3]", "f32[2, 5]");
+  EXPECT_SHAPE_ERROR(ops::cat({x, Tensor::zeros({2, 3}, DType::f64)}, 0), "[cat]", "dtypes", "f32[2, 3]", "f64[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::cat({x, Tensor::zeros({2, 3, 1})}, 0), "[cat]", "[2, 3]", "[2, 3, 1]");
+  EXPECT_SHAPE_ERROR(ops::cat({x, x}, 2), "[cat]", "dim 2", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::cat({Tensor::scalar(1.0)}, 0), "[cat]", "0-d");
+  EXPECT_SHAPE_ERROR(ops::pad(x, {1}), "[pad]", "pairs", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::pad(x, {0, 1, 0, 0, 1, 1}), "[pad]", "[0, 1, 0, 0, 1, 1]", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::pad(x, {0, -1}), "[pad]", ">= 0", "[0, -1]", "[2, 3]");
+  EXPECT_SHAPE_ERROR(ops::reshape(Tensor(), {1}), "[reshape]", "undefined");
 }
