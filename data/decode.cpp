@@ -1,0 +1,80 @@
+// OpenCV decoding with format checks. A JPEG whose entropy-coded data is cut short still "decodes" in
+// libjpeg (the rest is filled with grey, with a warning on stderr); PIL refuses such a file, so it is
+// refused here too: after the first SOS marker, a real EOI (FF D9) must follow, since entropy-coded
+// data cannot contain that byte pair (0xFF is stuffed as FF 00).
+#include "data/decode.h"
+
+#include <cstdio>
+#include <cstring>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace nat::data {
+
+namespace {
+
+bool jpeg_has_eoi(const uint8_t* d, size_t n) {
+  // Walk header segments to the first SOS, then look for FF D9 in the rest.
+  size_t i = 2;
+  while (i + 4 <= n) {
+    if (d[i] != 0xFF) return false;
+    while (i < n && d[i] == 0xFF) ++i;
+    if (i >= n) return false;
+    uint8_t m = d[i++];
+    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) continue;
+    if (m == 0xD9) return false;
+    if (i + 2 > n) return false;
+    size_t len = (size_t{d[i]} << 8) | d[i + 1];
+    if (m == 0xDA) {
+      for (const uint8_t* p = d + i + len; p + 1 < d + n;) {
+        p = static_cast<const uint8_t*>(std::memchr(p, 0xFF, static_cast<size_t>(d + n - p - 1)));
+        if (!p) return false;
+        if (p[1] == 0xD9) return true;
+        ++p;
+      }
+      return false;
+    }
+    i += len;
+  }
+  return false;
+}
+
+}  // namespace
+
+int jpeg_reduction(double region_w, double region_h, int out_w, int out_h) {
+  for (int f : {8, 4, 2})
+    if (region_w / f >= out_w && region_h / f >= out_h) return f;
+  return 1;
+}
+
+cv::Mat decode_rgb(const uint8_t* data, size_t size, int reduce) {
+  if (size == 0) throw DecodeError("empty file");
+  ImageFormat fmt = sniff_format(data, size);
+  if (fmt == ImageFormat::unknown) {
+    char head[64];
+    std::snprintf(head, sizeof head, "first bytes %02x %02x %02x %02x", data[0], size > 1 ? data[1] : 0,
+                  size > 2 ? data[2] : 0, size > 3 ? data[3] : 0);
+    throw DecodeError(str("not an image: unknown format (", head, ")"));
+  }
+  if (fmt == ImageFormat::gif) throw DecodeError("GIF images are not supported by OpenCV");
+  int flags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
+  if (fmt == ImageFormat::jpeg) {
+    if (!jpeg_has_eoi(data, size)) throw DecodeError("truncated or corrupt JPEG (no end-of-image marker after the scan data)");
+    if (reduce == 2) flags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION;
+    if (reduce == 4) flags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION;
+    if (reduce == 8) flags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
+  }
+  cv::Mat img;
+  try {
+    cv::Mat buf(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(data));
+    img = cv::imdecode(buf, flags);
+  } catch (const cv::Exception& e) {
+    throw DecodeError(str(format_name(fmt), " decoder failed: ", e.err));
+  }
+  if (img.empty()) throw DecodeError(str("corrupt ", format_name(fmt), " data (the decoder returned no image)"));
+  if (img.type() != CV_8UC3) throw DecodeError(str("unexpected decoded type ", img.type(), " for ", format_name(fmt)));
+  cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+  return img;
+}
+
+}  // namespace nat::data

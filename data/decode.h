@@ -1,0 +1,22 @@
+// Decoding with OpenCV, from bytes: whatever the file holds (JPEG incl. CMYK/YCCK and grayscale, PNG
+// incl. palette, RGBA and 16-bit, BMP, WebP, TIFF) becomes 8-bit RGB. The format comes from the magic
+// bytes (data/image_info.h). As PIL (and so timm) does, EXIF orientation is ignored and alpha dropped.
+// JPEGs can be decoded at 1/2, 1/4 or 1/8 size (libjpeg's DCT scaling): far cheaper when the
+// pipeline would shrink the image that much anyway.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include "data/image_info.h"
+
+namespace nat::data {
+
+// Decodes to CV_8UC3 RGB. `reduce` (1, 2, 4 or 8) applies to JPEG only; other formats decode at full
+// size. Throws DecodeError with the reason (unknown format, truncated JPEG, decoder failure).
+cv::Mat decode_rgb(const uint8_t* data, size_t size, int reduce = 1);
+
+// The largest JPEG reduction in {1, 2, 4, 8} that keeps a (region_w x region_h) region of the image at
+// least (out_w x out_h) pixels, i.e. the region is still shrunk (never enlarged) afterwards.
+int jpeg_reduction(double region_w, double region_h, int out_w, int out_h);
+
+}  // namespace nat::data

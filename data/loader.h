@@ -1,0 +1,132 @@
+// The threaded, deterministic loader. Worker threads read, decode and augment samples in parallel into
+// batch buffers (pinned host memory when a GPU is present, ready for an asynchronous copy), at most
+// `prefetch` batches ahead of the consumer. Nothing depends on the thread count or timing:
+//   epoch order      data/sampler.h (seeded shuffle, distributed split: equal batches on every rank)
+//   sample i         SampleRng(stream_seed(seed, sample, epoch, position_i)) drives its whole recipe
+//   batch b (mixup)  SampleRng(stream_seed(seed, mixup, epoch, b, rank))
+// so start_epoch(e, b) resumes exactly where batch b of epoch e would have been.
+// A file that cannot be read or decoded is reported once (path and reason, on stderr), replaced by the
+// next file of the dataset and counted in stats(); 20 consecutive failures stop the loader with an error.
+// Buffers are recycled once every Tensor handle (and view) of a returned Batch is gone: keep the Batch
+// alive until an asynchronous copy from it has completed.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "core/tensor.h"
+#include "data/config.h"
+#include "data/image_folder.h"
+#include "data/mixup.h"
+#include "data/pipeline.h"
+#include "data/sampler.h"
+
+namespace nat::data {
+
+struct LoaderOptions {
+  bool train = true;        // train transforms and mixup (else eval transforms)
+  bool shuffle = true;
+  bool drop_last = true;    // train: true (timm); eval: false
+  int64_t batch_size = 128;
+  int64_t workers = 8;      // 0: batches are made in the calling thread
+  int64_t prefetch = 3;     // batches in progress or ready beyond the one being consumed
+  bool pin_memory = true;   // pinned buffers when CUDA is compiled and a device exists
+  int64_t rank = 0, world_size = 1;
+  int64_t num_classes = 0;  // 0: the dataset's
+  int64_t max_consecutive_failures = 20;  // timm's _ERROR_RETRY
+  bool log_failures = true;               // one stderr line per bad file
+};
+
+// The train loader of timm (shuffle, drop_last, mixup) or its eval loader, from the config's keys.
+LoaderOptions train_loader_options(const DataConfig& cfg, int64_t rank = 0, int64_t world_size = 1);
+LoaderOptions eval_loader_options(const DataConfig& cfg, int64_t rank = 0, int64_t world_size = 1);
+
+struct Batch {
+  int64_t epoch = 0, index = 0;  // batch `index` of `epoch` on this rank
+  Tensor images;                 // f32 (B, 3, S, S), normalised
+  Tensor labels;                 // i64 (B): the samples' own classes
+  Tensor targets;                // f32 (B, num_classes) soft targets when mixup/cutmix is on, else undefined
+  std::vector<int64_t> indices;  // dataset index of each sample (after any replacement of a bad file)
+  std::vector<uint8_t> padding;  // 1 for the repeats that even out distributed ranks
+  MixResult mix;                 // lam etc. per sample (empty without mixup)
+  int64_t size() const { return static_cast<int64_t>(indices.size()); }
+};
+
+struct LoaderStats {
+  int64_t samples = 0, batches = 0;
+  int64_t failed_files = 0;  // distinct files that could not be read or decoded
+  int64_t replacements = 0;  // samples replaced by a following file
+  int64_t bytes = 0;         // file bytes read
+  double read_s = 0, decode_s = 0, augment_s = 0, mix_s = 0;  // summed over worker threads
+  double wait_s = 0;                                          // consumer time blocked in next()
+};
+
+class Loader {
+ public:
+  Loader(std::shared_ptr<const ImageFolder> dataset, const DataConfig& config, const LoaderOptions& options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // Starts (or restarts) `epoch` at batch `start_batch`; work of a previous epoch is dropped.
+  void start_epoch(int64_t epoch, int64_t start_batch = 0);
+  // The next batch of the current epoch, or nullopt at its end. Rethrows a worker's error.
+  std::optional<Batch> next();
+
+  int64_t batches_per_epoch() const;
+  int64_t epoch() const;
+  int64_t next_batch() const;  // index of the batch next() returns
+  int64_t num_classes() const { return num_classes_; }
+  bool pinned() const { return pinned_; }
+  LoaderStats stats() const;
+  const SamplePipeline& pipeline() const { return *pipeline_; }
+  const ImageFolder& dataset() const { return *dataset_; }
+  const LoaderOptions& options() const { return opt_; }
+
+ private:
+  struct Slot;
+  struct Buffers;
+  void worker_loop();
+  // Claims the next sample job and does it; `lk` holds mu_ on entry and on return.
+  void work_one(std::unique_lock<std::mutex>& lk);
+  // Decodes and augments entry `e` (or the files after it, if it is bad) into `image_out`;
+  // returns the dataset index used.
+  int64_t load_sample(int64_t epoch, const EpochEntry& e, float* image_out, int64_t& label_out, LoaderStats& local);
+  void finish_batch(Slot& slot, int64_t epoch, int64_t b, LoaderStats& local);
+  Slot& slot_for(int64_t b);                   // under mu_
+  std::shared_ptr<Buffers> acquire_buffers();  // under mu_
+  Batch take(Slot& slot, int64_t b);           // under mu_
+  bool job_ready() const;                      // under mu_
+
+  std::shared_ptr<const ImageFolder> dataset_;
+  DataConfig cfg_;
+  LoaderOptions opt_;
+  std::unique_ptr<SamplePipeline> pipeline_;
+  std::optional<Mixup> mixup_;
+  int64_t num_classes_ = 0;
+  bool pinned_ = false;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::vector<std::thread> threads_;
+  bool stop_ = false;
+  uint64_t generation_ = 0;
+  int64_t epoch_ = -1, nb_ = 0, consumed_ = 0, next_job_ = 0, end_job_ = 0, in_flight_ = 0;
+  std::vector<EpochEntry> order_;
+  std::map<int64_t, std::unique_ptr<Slot>> slots_;
+  std::vector<std::shared_ptr<Buffers>> pool_;
+  std::exception_ptr error_;
+  LoaderStats stats_;
+  mutable std::mutex bad_mu_;
+  std::set<int64_t> bad_files_;  // dataset indices known to fail (under bad_mu_)
+};
+
+}  // namespace nat::data

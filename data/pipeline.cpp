@@ -1,0 +1,139 @@
+// The per-sample recipe (see pipeline.h). The order of random draws is fixed: crop, interpolation,
+// hflip, vflip, RandAugment (or colour jitter), erasing, so a sample is a pure function of its stream.
+#include "data/pipeline.h"
+
+#include <chrono>
+#include <optional>
+#include <opencv2/core.hpp>
+#include <sstream>
+
+#include "data/decode.h"
+#include "data/rand_augment.h"
+#include "data/transforms.h"
+
+namespace nat::data {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Interp parse_interp(const std::string& s) { return s == "bilinear" ? Interp::bilinear : Interp::bicubic; }
+
+Rgb mean_fill(const std::array<double, 3>& mean) {
+  Rgb f;
+  for (int c = 0; c < 3; ++c) f[c] = static_cast<uint8_t>(std::min(255.0, std::nearbyint(255.0 * mean[c])));
+  return f;
+}
+
+}  // namespace
+
+struct SamplePipeline::Impl {
+  DataConfig cfg;
+  Normalizer norm;
+  std::optional<RandAugment> ra;
+  std::optional<Interp> train_interp;  // nullopt: random per sample
+  EraseSpec erase;
+  Impl(const DataConfig& c) : cfg(c), norm(c.mean, c.std) {}
+};
+
+SamplePipeline::SamplePipeline(const DataConfig& config, bool train)
+    : impl_(std::make_unique<Impl>(config)), size_(config.img_size), train_(train) {
+  config.validate();
+  Impl& m = *impl_;
+  if (config.train_interpolation != "random") m.train_interp = parse_interp(config.train_interpolation);
+  RandAugmentSpec spec = parse_rand_augment(config.aa);
+  if (spec.enabled) m.ra.emplace(spec, mean_fill(config.mean), m.train_interp);
+  m.erase.prob = config.reprob;
+  m.erase.mode = config.remode;
+  m.erase.max_count = static_cast<int>(config.recount);
+}
+
+SamplePipeline::~SamplePipeline() = default;
+
+uint8_t SamplePipeline::denormalize(int channel, float value) const { return impl_->norm.denormalize(channel, value); }
+
+void SamplePipeline::run(const uint8_t* data, size_t n, SampleRng& rng, float* out, SampleTiming* timing) const {
+  const Impl& m = *impl_;
+  const DataConfig& cfg = m.cfg;
+  const int S = static_cast<int>(size_);
+  auto t0 = std::chrono::steady_clock::now();
+  double decode_s = 0;
+
+  ImageInfo info = probe_image(data, n);
+  cv::Mat img;
+  if (!info.has_size()) {  // a format whose header is not parsed here: decode first
+    img = decode_rgb(data, n);
+    info.width = img.cols;
+    info.height = img.rows;
+  }
+  const int W = info.width, H = info.height;
+
+  // Geometry in source pixels, then the interpolation and flips.
+  Box box;
+  Interp interp;
+  bool hflip = false, vflip = false;
+  const bool eval_geometry = !train_ || cfg.no_aug;
+  if (eval_geometry) {
+    box = eval_box(W, H, S, train_ ? 1.0 : cfg.crop_pct);
+    // timm's no-aug train transform falls back to bilinear for "random"
+    interp = train_ ? (m.train_interp ? *m.train_interp : Interp::bilinear) : parse_interp(cfg.interpolation);
+  } else {
+    CropBox c = random_resized_crop_box(W, H, cfg.scale, cfg.ratio, rng);
+    box = {static_cast<double>(c.x), static_cast<double>(c.y), static_cast<double>(c.w), static_cast<double>(c.h)};
+    interp = m.train_interp ? *m.train_interp : (rng.uniform() < 0.5 ? Interp::bilinear : Interp::bicubic);
+    if (cfg.hflip > 0) hflip = rng.uniform() < cfg.hflip;
+    if (cfg.vflip > 0) vflip = rng.uniform() < cfg.vflip;
+  }
+
+  if (img.empty()) {
+    int reduce = info.format == ImageFormat::jpeg ? jpeg_reduction(box.w, box.h, S, S) : 1;
+    img = decode_rgb(data, n, reduce);
+  }
+  // The decoded size may differ from the header's (reduced decoding): scale the box to it.
+  const double sx = static_cast<double>(img.cols) / W, sy = static_cast<double>(img.rows) / H;
+  box = {box.x * sx, box.y * sy, box.w * sx, box.h * sy};
+  decode_s = seconds_since(t0);
+
+  thread_local cv::Mat small;
+  resize_box(img, small, S, S, box, interp, hflip);
+  if (vflip) cv::flip(small, small, 0);
+  if (!eval_geometry) {
+    if (m.ra) (*m.ra)(small, rng);
+    else if (cfg.color_jitter > 0) color_jitter(small, cfg.color_jitter, rng);
+  }
+  m.norm.to_chw(small, out);
+  if (train_ && !cfg.no_aug && cfg.reprob > 0) random_erase(out, 3, S, S, m.erase, rng);
+  if (timing) {
+    timing->decode_s += decode_s;
+    timing->augment_s += seconds_since(t0) - decode_s;
+  }
+}
+
+std::string SamplePipeline::describe() const {
+  const Impl& m = *impl_;
+  const DataConfig& c = m.cfg;
+  std::ostringstream os;
+  auto interp = [&] { return m.train_interp ? interp_name(*m.train_interp) : "random (bilinear|bicubic)"; };
+  if (train_ && !c.no_aug) {
+    os << "RandomResizedCrop(size=" << c.img_size << ", scale=(" << c.scale[0] << ", " << c.scale[1] << "), ratio=("
+       << c.ratio[0] << ", " << c.ratio[1] << "), interpolation=" << interp() << ")\n";
+    if (c.hflip > 0) os << "RandomHorizontalFlip(p=" << c.hflip << ")\n";
+    if (c.vflip > 0) os << "RandomVerticalFlip(p=" << c.vflip << ")\n";
+    if (m.ra) os << m.ra->str() << "\n";
+    else if (c.color_jitter > 0) os << "ColorJitter(brightness=contrast=saturation=" << c.color_jitter << ")\n";
+  } else {
+    double pct = train_ ? 1.0 : c.crop_pct;
+    os << "Resize(" << static_cast<int>(std::floor(c.img_size / pct)) << ", interpolation="
+       << (train_ ? (m.train_interp ? interp_name(*m.train_interp) : "bilinear") : c.interpolation.c_str()) << ")\n"
+       << "CenterCrop(" << c.img_size << ")\n";
+  }
+  os << "Normalize(mean=(" << c.mean[0] << ", " << c.mean[1] << ", " << c.mean[2] << "), std=(" << c.std[0] << ", "
+     << c.std[1] << ", " << c.std[2] << "))\n";
+  if (train_ && !c.no_aug && c.reprob > 0)
+    os << "RandomErasing(p=" << c.reprob << ", mode=" << c.remode << ", count=(1, " << c.recount << "))\n";
+  return os.str();
+}
+
+}  // namespace nat::data

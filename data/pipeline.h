@@ -1,0 +1,53 @@
+// SamplePipeline: file bytes -> one normalised (3, S, S) float image, the whole per-sample recipe.
+// Train (timm transforms_imagenet_train, nat-spec §4.1): RandomResizedCrop (decoded at 1/2, 1/4 or
+// 1/8 size when the crop is that much larger than S), horizontal/vertical flip, RandAugment or else
+// colour jitter, normalisation, random erasing. Eval (transforms_imagenet_eval): resize the shorter
+// side to floor(S / crop_pct), center crop S, normalise. `no_aug` trains with the eval geometry at
+// crop_pct 1. Every random choice comes from the SampleRng the caller passes in.
+// This header needs no OpenCV: builds without it get a stub whose constructor throws.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "data/config.h"
+#include "data/sample_rng.h"
+
+namespace nat::data {
+
+struct SampleTiming {
+  double decode_s = 0;   // reading the header and decoding
+  double augment_s = 0;  // everything after decoding
+};
+
+class SamplePipeline {
+ public:
+  SamplePipeline(const DataConfig& config, bool train);
+  ~SamplePipeline();
+  SamplePipeline(const SamplePipeline&) = delete;
+  SamplePipeline& operator=(const SamplePipeline&) = delete;
+
+  int64_t size() const { return size_; }
+  int64_t floats_per_sample() const { return 3 * size_ * size_; }
+  bool train() const { return train_; }
+
+  // Writes floats_per_sample() floats to `out`. Throws DecodeError when the bytes are not an image.
+  // Thread-safe: one pipeline serves all loader threads.
+  void run(const uint8_t* data, size_t n, SampleRng& rng, float* out, SampleTiming* timing = nullptr) const;
+
+  // The transforms, one per line, as timm prints them.
+  std::string describe() const;
+
+  // Undo the normalisation of one channel value (for previews).
+  uint8_t denormalize(int channel, float value) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int64_t size_ = 0;
+  bool train_ = true;
+};
+
+}  // namespace nat::data
