@@ -16,5 +16,6 @@ struct Command {
 int cmd_info(const std::vector<std::string>& args);
 int cmd_kernel(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
+int cmd_data(const std::vector<std::string>& args);
 
 }  // namespace nat::app

@@ -15,6 +15,7 @@ const std::vector<nat::app::Command>& commands() {
       {"info", "show the build, the devices and the dtypes this nat.cpp supports", nat::app::cmd_info},
       {"kernel", "run one kernel (na2d) on safetensors inputs, for cross-checking", nat::app::cmd_kernel},
       {"bench", "measure speed (na), compared with PyTorch in the same run", nat::app::cmd_bench},
+      {"data", "dataset tools: check a tree, build the digits dataset, preview augmentations", nat::app::cmd_data},
   };
   return kCommands;
 }
