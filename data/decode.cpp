@@ -8,6 +8,11 @@
 #include <cstring>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <string>
+
+#if NAT_WITH_LIBJPEG
+#include "data/jpeg_region.h"
+#endif
 
 namespace nat::data {
 
@@ -48,6 +53,11 @@ int jpeg_reduction(double region_w, double region_h, int out_w, int out_h) {
 }
 
 cv::Mat decode_rgb(const uint8_t* data, size_t size, int reduce) {
+  DecodedRegion r = decode_rgb_region(data, size, reduce, cv::Rect());
+  return r.rgb;
+}
+
+DecodedRegion decode_rgb_region(const uint8_t* data, size_t size, int reduce, cv::Rect want) {
   if (size == 0) throw DecodeError("empty file");
   ImageFormat fmt = sniff_format(data, size);
   if (fmt == ImageFormat::unknown) {
@@ -57,9 +67,24 @@ cv::Mat decode_rgb(const uint8_t* data, size_t size, int reduce) {
     throw DecodeError(str("not an image: unknown format (", head, ")"));
   }
   if (fmt == ImageFormat::gif) throw DecodeError("GIF images are not supported by OpenCV");
+  NAT_CHECK(reduce == 1 || reduce == 2 || reduce == 4 || reduce == 8, "[decode] reduce must be 1, 2, 4 or 8, got ",
+            reduce);
+  DecodedRegion out;
   int flags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
   if (fmt == ImageFormat::jpeg) {
     if (!jpeg_has_eoi(data, size)) throw DecodeError("truncated or corrupt JPEG (no end-of-image marker after the scan data)");
+#if NAT_WITH_LIBJPEG
+    std::string error;
+    JpegResult r = decode_jpeg_region(data, size, reduce, want, out.rgb, &out.x0, &out.y0, error);
+    if (r == JpegResult::error) throw DecodeError("corrupt JPEG data: " + error);
+    if (r == JpegResult::ok) {
+      ImageInfo info = probe_image(data, size);
+      out.width = reduced_size(info.width, reduce);
+      out.height = reduced_size(info.height, reduce);
+      out.reduce = reduce;
+      return out;
+    }
+#endif
     if (reduce == 2) flags = cv::IMREAD_REDUCED_COLOR_2 | cv::IMREAD_IGNORE_ORIENTATION;
     if (reduce == 4) flags = cv::IMREAD_REDUCED_COLOR_4 | cv::IMREAD_IGNORE_ORIENTATION;
     if (reduce == 8) flags = cv::IMREAD_REDUCED_COLOR_8 | cv::IMREAD_IGNORE_ORIENTATION;
@@ -73,8 +98,11 @@ cv::Mat decode_rgb(const uint8_t* data, size_t size, int reduce) {
   }
   if (img.empty()) throw DecodeError(str("corrupt ", format_name(fmt), " data (the decoder returned no image)"));
   if (img.type() != CV_8UC3) throw DecodeError(str("unexpected decoded type ", img.type(), " for ", format_name(fmt)));
-  cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
-  return img;
+  cv::cvtColor(img, out.rgb, cv::COLOR_BGR2RGB);
+  out.width = out.rgb.cols;
+  out.height = out.rgb.rows;
+  out.reduce = fmt == ImageFormat::jpeg ? reduce : 1;
+  return out;
 }
 
 }  // namespace nat::data

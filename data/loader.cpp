@@ -9,6 +9,7 @@
 
 #include "core/backend.h"
 #include "core/error.h"
+#include "data/cpu_time.h"
 #include "data/image_info.h"
 
 namespace nat::data {
@@ -47,9 +48,11 @@ struct Loader::Slot {
   std::shared_ptr<Buffers> buf;
   int64_t size = 0, remaining = 0;
   bool ready = false;
-  std::vector<int64_t> indices;
+  std::vector<int64_t> indices, positions;
   std::vector<uint8_t> padding;
   MixResult mix;
+  std::exception_ptr error;  // set when a sample (the lowest failing slot) or mixing failed
+  int64_t error_slot = 0;
 };
 
 LoaderOptions train_loader_options(const DataConfig& cfg, int64_t rank, int64_t world_size) {
@@ -173,6 +176,7 @@ Loader::Slot& Loader::slot_for(int64_t b) {
     p->size = std::min(opt_.batch_size, end_job_ - b * opt_.batch_size);
     p->remaining = p->size;
     p->indices.assign(static_cast<size_t>(p->size), -1);
+    p->positions.assign(static_cast<size_t>(p->size), -1);
     p->padding.assign(static_cast<size_t>(p->size), 0);
   }
   return *p;
@@ -191,14 +195,14 @@ int64_t Loader::load_sample(int64_t epoch, const EpochEntry& e, float* out, int6
       }
     }
     std::string reason;
-    auto t0 = std::chrono::steady_clock::now();
+    const double t0 = thread_cpu_seconds();
     std::vector<uint8_t> bytes;
     try {
       bytes = dataset_->read(idx);
     } catch (const Error& err) {
       reason = err.what();
     }
-    local.read_s += since(t0);
+    local.read_s += thread_cpu_seconds() - t0;
     if (reason.empty()) {
       local.bytes += static_cast<int64_t>(bytes.size());
       // Every attempt restarts the position's stream, so a replacement is as deterministic as the original.
@@ -206,7 +210,7 @@ int64_t Loader::load_sample(int64_t epoch, const EpochEntry& e, float* out, int6
                                 static_cast<uint64_t>(e.position)));
       SampleTiming t;
       try {
-        pipeline_->run(bytes.data(), bytes.size(), rng, out, &t);
+        pipeline_->run(bytes.data(), bytes.size(), rng, out, &t, /*erase=*/false);  // erased in finish_batch
       } catch (const DecodeError& err) {
         reason = err.what();
       }
@@ -235,15 +239,24 @@ int64_t Loader::load_sample(int64_t epoch, const EpochEntry& e, float* out, int6
 }
 
 void Loader::finish_batch(Slot& slot, int64_t epoch, int64_t b, LoaderStats& local) {
-  if (!mixup_) return;
-  auto t0 = std::chrono::steady_clock::now();
-  SampleRng rng(stream_seed(static_cast<uint64_t>(cfg_.seed), SeedTag::mixup, static_cast<uint64_t>(epoch),
-                            static_cast<uint64_t>(b), static_cast<uint64_t>(opt_.rank)));
-  const bool enabled = !(cfg_.mixup_off_epoch > 0 && epoch >= cfg_.mixup_off_epoch);
+  if (!mixup_ && !pipeline_->erases()) return;
+  const double t0 = thread_cpu_seconds();
+  const uint64_t seed = static_cast<uint64_t>(cfg_.seed);
   const int64_t S = pipeline_->size();
-  slot.mix = mixup_->apply(slot.buf->images.data<float>(), slot.size, 3, S, S, slot.buf->labels.data<int64_t>(),
-                           slot.buf->targets.data<float>(), rng, enabled);
-  local.mix_s += since(t0);
+  float* images = slot.buf->images.data<float>();
+  if (mixup_) {
+    SampleRng rng(stream_seed(seed, SeedTag::mixup, static_cast<uint64_t>(epoch), static_cast<uint64_t>(b),
+                              static_cast<uint64_t>(opt_.rank)));
+    const bool enabled = !(cfg_.mixup_off_epoch > 0 && epoch >= cfg_.mixup_off_epoch);
+    slot.mix = mixup_->apply(images, slot.size, 3, S, S, slot.buf->labels.data<int64_t>(),
+                             slot.buf->targets.data<float>(), rng, enabled);
+  }
+  for (int64_t i = 0; i < slot.size && pipeline_->erases(); ++i) {
+    SampleRng rng(stream_seed(seed, SeedTag::erase, static_cast<uint64_t>(epoch),
+                              static_cast<uint64_t>(slot.positions[static_cast<size_t>(i)])));
+    pipeline_->erase(images + i * pipeline_->floats_per_sample(), rng);
+  }
+  local.mix_s += thread_cpu_seconds() - t0;
 }
 
 void Loader::work_one(std::unique_lock<std::mutex>& lk) {
@@ -270,11 +283,18 @@ void Loader::work_one(std::unique_lock<std::mutex>& lk) {
   add(stats_, local);
   if (gen == generation_) {
     if (err) {
-      if (!error_) error_ = err;
+      // The batch fails with the error of its first failing sample, whichever thread finishes first.
+      if (!slot.error || s < slot.error_slot) {
+        slot.error = err;
+        slot.error_slot = s;
+      }
     } else {
       slot.indices[static_cast<size_t>(s)] = used;
+      slot.positions[static_cast<size_t>(s)] = e.position;
       slot.padding[static_cast<size_t>(s)] = e.padding ? 1 : 0;
-      if (--slot.remaining == 0) {
+    }
+    if (--slot.remaining == 0) {
+      if (!slot.error) {
         lk.unlock();
         try {
           finish_batch(slot, epoch, b, local);
@@ -283,9 +303,9 @@ void Loader::work_one(std::unique_lock<std::mutex>& lk) {
         }
         lk.lock();
         add(stats_, local);
-        if (err && !error_ && gen == generation_) error_ = err;
-        slot.ready = true;
+        if (err) slot.error = err;
       }
+      slot.ready = true;
     }
   }
   --in_flight_;
@@ -311,6 +331,7 @@ Batch Loader::take(Slot& slot, int64_t b) {
   out.labels = full ? buf.labels : buf.labels.slice(0, 0, slot.size);
   if (buf.targets.defined()) out.targets = full ? buf.targets : buf.targets.slice(0, 0, slot.size);
   out.indices = std::move(slot.indices);
+  out.positions = std::move(slot.positions);
   out.padding = std::move(slot.padding);
   out.mix = std::move(slot.mix);
   return out;
@@ -328,13 +349,16 @@ std::optional<Batch> Loader::next() {
     return it != slots_.end() && it->second->ready;
   };
   if (threads_.empty()) {
-    while (!ready() && !error_ && job_ready()) work_one(lk);
+    while (!ready() && job_ready()) work_one(lk);
   } else {
-    done_cv_.wait(lk, [&] { return error_ || ready(); });
+    done_cv_.wait(lk, [&] { return ready(); });
   }
-  if (error_) std::rethrow_exception(error_);
   NAT_CHECK(ready(), "[loader] internal error: batch ", b, " of epoch ", epoch_, " was never scheduled");
   auto it = slots_.find(b);
+  if (it->second->error) {  // sticky until start_epoch(): the batch order cannot skip it
+    error_ = it->second->error;
+    std::rethrow_exception(error_);
+  }
   Batch out = take(*it->second, b);
   slots_.erase(it);
   ++consumed_;

@@ -1,8 +1,12 @@
 // The threaded, deterministic loader. Worker threads read, decode and augment samples in parallel into
 // batch buffers (pinned host memory when a GPU is present, ready for an asynchronous copy), at most
-// `prefetch` batches ahead of the consumer. Nothing depends on the thread count or timing:
+// `prefetch` batches ahead of the consumer. The thread that completes a batch applies mixup/cutmix to
+// it and then random erasing to each sample: NAT's runs used timm's prefetcher path (FastCollateMixup,
+// then RandomErasing on the normalised batch), so an erased patch is never blended (timm's plain Mixup
+// path would erase first). Nothing depends on the thread count or timing:
 //   epoch order      data/sampler.h (seeded shuffle, distributed split: equal batches on every rank)
-//   sample i         SampleRng(stream_seed(seed, sample, epoch, position_i)) drives its whole recipe
+//   sample i         SampleRng(stream_seed(seed, sample, epoch, position_i)): decode and augment
+//                    SampleRng(stream_seed(seed, erase, epoch, position_i)): random erasing
 //   batch b (mixup)  SampleRng(stream_seed(seed, mixup, epoch, b, rank))
 // so start_epoch(e, b) resumes exactly where batch b of epoch e would have been.
 // A file that cannot be read or decoded is reported once (path and reason, on stderr), replaced by the
@@ -55,6 +59,7 @@ struct Batch {
   Tensor labels;                 // i64 (B): the samples' own classes
   Tensor targets;                // f32 (B, num_classes) soft targets when mixup/cutmix is on, else undefined
   std::vector<int64_t> indices;  // dataset index of each sample (after any replacement of a bad file)
+  std::vector<int64_t> positions;  // position in the epoch's global order (keys the sample's randomness)
   std::vector<uint8_t> padding;  // 1 for the repeats that even out distributed ranks
   MixResult mix;                 // lam etc. per sample (empty without mixup)
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
@@ -65,8 +70,9 @@ struct LoaderStats {
   int64_t failed_files = 0;  // distinct files that could not be read or decoded
   int64_t replacements = 0;  // samples replaced by a following file
   int64_t bytes = 0;         // file bytes read
-  double read_s = 0, decode_s = 0, augment_s = 0, mix_s = 0;  // summed over worker threads
-  double wait_s = 0;                                          // consumer time blocked in next()
+  // Thread CPU seconds summed over the workers (mix_s: mixup and random erasing, once a batch is full).
+  double read_s = 0, decode_s = 0, augment_s = 0, mix_s = 0;
+  double wait_s = 0;  // wall seconds the consumer spent blocked in next()
 };
 
 class Loader {

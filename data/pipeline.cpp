@@ -2,22 +2,20 @@
 // hflip, vflip, RandAugment (or colour jitter), erasing, so a sample is a pure function of its stream.
 #include "data/pipeline.h"
 
-#include <chrono>
 #include <optional>
 #include <opencv2/core.hpp>
 #include <sstream>
 
+#include "data/cpu_time.h"
 #include "data/decode.h"
 #include "data/rand_augment.h"
+#include "data/resize.h"
 #include "data/transforms.h"
 
 namespace nat::data {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 Interp parse_interp(const std::string& s) { return s == "bilinear" ? Interp::bilinear : Interp::bicubic; }
 
@@ -54,19 +52,26 @@ SamplePipeline::~SamplePipeline() = default;
 
 uint8_t SamplePipeline::denormalize(int channel, float value) const { return impl_->norm.denormalize(channel, value); }
 
-void SamplePipeline::run(const uint8_t* data, size_t n, SampleRng& rng, float* out, SampleTiming* timing) const {
+bool SamplePipeline::erases() const { return train_ && !impl_->cfg.no_aug && impl_->cfg.reprob > 0; }
+
+void SamplePipeline::erase(float* chw, SampleRng& rng) const {
+  if (erases()) random_erase(chw, 3, static_cast<int>(size_), static_cast<int>(size_), impl_->erase, rng);
+}
+
+void SamplePipeline::run(const uint8_t* data, size_t n, SampleRng& rng, float* out, SampleTiming* timing,
+                         bool erase) const {
   const Impl& m = *impl_;
   const DataConfig& cfg = m.cfg;
   const int S = static_cast<int>(size_);
-  auto t0 = std::chrono::steady_clock::now();
+  const double t0 = timing ? thread_cpu_seconds() : 0.0;
   double decode_s = 0;
 
   ImageInfo info = probe_image(data, n);
-  cv::Mat img;
+  DecodedRegion img;
   if (!info.has_size()) {  // a format whose header is not parsed here: decode first
-    img = decode_rgb(data, n);
-    info.width = img.cols;
-    info.height = img.rows;
+    img = decode_rgb_region(data, n, 1, cv::Rect());
+    info.width = img.width;
+    info.height = img.height;
   }
   const int W = info.width, H = info.height;
 
@@ -87,27 +92,35 @@ void SamplePipeline::run(const uint8_t* data, size_t n, SampleRng& rng, float* o
     if (cfg.vflip > 0) vflip = rng.uniform() < cfg.vflip;
   }
 
-  if (img.empty()) {
-    int reduce = info.format == ImageFormat::jpeg ? jpeg_reduction(box.w, box.h, S, S) : 1;
-    img = decode_rgb(data, n, reduce);
+  if (img.rgb.empty()) {
+    // JPEG: decode at the largest reduction that still shrinks, and only the pixels the resize reads.
+    cv::Rect want;
+    int reduce = 1;
+    if (info.format == ImageFormat::jpeg) {
+      reduce = jpeg_reduction(box.w, box.h, S, S);
+      const int rw = reduced_size(W, reduce), rh = reduced_size(H, reduce);
+      const double fx = static_cast<double>(rw) / W, fy = static_cast<double>(rh) / H;
+      want = source_region(rw, rh, {box.x * fx, box.y * fy, box.w * fx, box.h * fy}, S, S, interp);
+    }
+    img = decode_rgb_region(data, n, reduce, want);
   }
-  // The decoded size may differ from the header's (reduced decoding): scale the box to it.
-  const double sx = static_cast<double>(img.cols) / W, sy = static_cast<double>(img.rows) / H;
-  box = {box.x * sx, box.y * sy, box.w * sx, box.h * sy};
-  decode_s = seconds_since(t0);
+  // Map the box to the decoded pixels: the (reduced) image's scale, then the region's origin.
+  const double sx = static_cast<double>(img.width) / W, sy = static_cast<double>(img.height) / H;
+  box = {box.x * sx - img.x0, box.y * sy - img.y0, box.w * sx, box.h * sy};
+  if (timing) decode_s = thread_cpu_seconds() - t0;
 
   thread_local cv::Mat small;
-  resize_box(img, small, S, S, box, interp, hflip);
+  resize_box(img.rgb, small, S, S, box, interp, hflip);
   if (vflip) cv::flip(small, small, 0);
   if (!eval_geometry) {
     if (m.ra) (*m.ra)(small, rng);
     else if (cfg.color_jitter > 0) color_jitter(small, cfg.color_jitter, rng);
   }
   m.norm.to_chw(small, out);
-  if (train_ && !cfg.no_aug && cfg.reprob > 0) random_erase(out, 3, S, S, m.erase, rng);
+  if (erase && erases()) random_erase(out, 3, S, S, m.erase, rng);
   if (timing) {
     timing->decode_s += decode_s;
-    timing->augment_s += seconds_since(t0) - decode_s;
+    timing->augment_s += thread_cpu_seconds() - t0 - decode_s;
   }
 }
 

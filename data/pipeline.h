@@ -1,7 +1,8 @@
 // SamplePipeline: file bytes -> one normalised (3, S, S) float image, the whole per-sample recipe.
 // Train (timm transforms_imagenet_train, nat-spec §4.1): RandomResizedCrop (decoded at 1/2, 1/4 or
 // 1/8 size when the crop is that much larger than S), horizontal/vertical flip, RandAugment or else
-// colour jitter, normalisation, random erasing. Eval (transforms_imagenet_eval): resize the shorter
+// colour jitter, normalisation, random erasing (which the loader defers until after mixup, as NAT's
+// runs did: see data/loader.h). Eval (transforms_imagenet_eval): resize the shorter
 // side to floor(S / crop_pct), center crop S, normalise. `no_aug` trains with the eval geometry at
 // crop_pct 1. Every random choice comes from the SampleRng the caller passes in.
 // This header needs no OpenCV: builds without it get a stub whose constructor throws.
@@ -17,7 +18,7 @@
 
 namespace nat::data {
 
-struct SampleTiming {
+struct SampleTiming {  // thread CPU seconds
   double decode_s = 0;   // reading the header and decoding
   double augment_s = 0;  // everything after decoding
 };
@@ -34,8 +35,14 @@ class SamplePipeline {
   bool train() const { return train_; }
 
   // Writes floats_per_sample() floats to `out`. Throws DecodeError when the bytes are not an image.
-  // Thread-safe: one pipeline serves all loader threads.
-  void run(const uint8_t* data, size_t n, SampleRng& rng, float* out, SampleTiming* timing = nullptr) const;
+  // `erase` false leaves random erasing to a later erase() call. Thread-safe: one pipeline serves all
+  // loader threads.
+  void run(const uint8_t* data, size_t n, SampleRng& rng, float* out, SampleTiming* timing = nullptr,
+           bool erase = true) const;
+  // timm's RandomErasing on one normalised (3, S, S) image; a no-op unless this is a train pipeline
+  // with reprob > 0 (erases() tells).
+  void erase(float* chw, SampleRng& rng) const;
+  bool erases() const;
 
   // The transforms, one per line, as timm prints them.
   std::string describe() const;

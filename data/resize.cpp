@@ -73,12 +73,30 @@ void compute_taps(int in_size, double in0, double in1, int out_size, Interp inte
 
 const char* interp_name(Interp i) { return i == Interp::bilinear ? "bilinear" : "bicubic"; }
 
+cv::Rect source_region(int in_w, int in_h, Box box, int out_w, int out_h, Interp interp) {
+  thread_local Taps tx, ty;
+  compute_taps(in_w, box.x, box.x + box.w, out_w, interp, tx);
+  compute_taps(in_h, box.y, box.y + box.h, out_h, interp, ty);
+  auto span = [](const Taps& t, int n, int& lo, int& hi) {
+    lo = t.start[0];
+    hi = 0;
+    for (int o = 0; o < n; ++o) {
+      lo = std::min(lo, t.start[static_cast<size_t>(o)]);
+      hi = std::max(hi, t.start[static_cast<size_t>(o)] + t.count[static_cast<size_t>(o)]);
+    }
+  };
+  int x0, x1, y0, y1;
+  span(tx, out_w, x0, x1);
+  span(ty, out_h, y0, y1);
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
 void resize_box(const cv::Mat& src, cv::Mat& dst, int out_w, int out_h, Box box, Interp interp, bool flip_x) {
   NAT_CHECK(src.type() == CV_8UC3 && !src.empty(), "[resize] expected a non-empty 8-bit RGB image");
   NAT_CHECK(out_w > 0 && out_h > 0, "[resize] output size must be positive, got ", out_w, "x", out_h);
   NAT_CHECK(box.w > 0 && box.h > 0, "[resize] empty source box ", box.w, "x", box.h);
   thread_local Taps tx, ty;
-  thread_local std::vector<float> tmp, acc;
+  thread_local std::vector<float> tmp, acc, rowf;
   compute_taps(src.cols, box.x, box.x + box.w, out_w, interp, tx);
   compute_taps(src.rows, box.y, box.y + box.h, out_h, interp, ty);
 
@@ -91,13 +109,20 @@ void resize_box(const cv::Mat& src, cv::Mat& dst, int out_w, int out_h, Box box,
   const size_t row_len = static_cast<size_t>(out_w) * 3;
   tmp.resize(static_cast<size_t>(row1 - row0) * row_len);
 
-  // Pass 1: horizontal.
+  // Pass 1: horizontal, from the row converted to float once (not once per tap).
+  int col0 = tx.start[0], col1 = 0;
+  for (int o = 0; o < out_w; ++o) {
+    col0 = std::min(col0, tx.start[static_cast<size_t>(o)]);
+    col1 = std::max(col1, tx.start[static_cast<size_t>(o)] + tx.count[static_cast<size_t>(o)]);
+  }
+  rowf.resize(static_cast<size_t>(col1 - col0) * 3);
   for (int y = row0; y < row1; ++y) {
-    const uint8_t* s = src.ptr<uint8_t>(y);
+    const uint8_t* s = src.ptr<uint8_t>(y) + 3 * col0;
+    for (size_t i = 0; i < rowf.size(); ++i) rowf[i] = s[i];
     float* t = &tmp[static_cast<size_t>(y - row0) * row_len];
     for (int o = 0; o < out_w; ++o) {
       const float* w = &tx.weights[static_cast<size_t>(o) * tx.stride];
-      const uint8_t* p = s + 3 * tx.start[static_cast<size_t>(o)];
+      const float* p = rowf.data() + 3 * (tx.start[static_cast<size_t>(o)] - col0);
       float a0 = 0, a1 = 0, a2 = 0;
       for (int k = 0, n = tx.count[static_cast<size_t>(o)]; k < n; ++k) {
         a0 += w[k] * p[3 * k];

@@ -21,4 +21,8 @@ struct Box {
 // flip_x mirrors the result horizontally at no extra cost.
 void resize_box(const cv::Mat& src, cv::Mat& dst, int out_w, int out_h, Box box, Interp interp, bool flip_x = false);
 
+// The pixels resize_box reads from an in_w x in_h source: the box widened by the filter's reach, clipped
+// to the image. Decoding just this region and resizing the box shifted by its origin gives the same result.
+cv::Rect source_region(int in_w, int in_h, Box box, int out_w, int out_h, Interp interp);
+
 }  // namespace nat::data

@@ -1,6 +1,7 @@
 // SampleRng draws, on top of core's Philox element math (core/random_math.h).
 #include "data/sample_rng.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/random_math.h"
@@ -55,13 +56,25 @@ double SampleRng::beta(double a, double b) {
 }
 
 void SampleRng::fill_normal(float* out, int64_t n) {
-  RandomParams p;
-  p.kind = RandomKind::normal;
-  p.a = 0.0;
-  p.b = 1.0;
-  p.seed = gen_.seed();
-  p.offset = gen_.advance(2 * static_cast<uint64_t>(n));
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(random_element(p, i));
+  if (n <= 0) return;
+  // Box-Muller in float on whole Philox blocks: each block's two word pairs give four normals (the cos
+  // and sin branches). Two spare words are reserved so the blocks can start block-aligned.
+  const uint64_t blocks = (static_cast<uint64_t>(n) + 3) / 4;
+  const uint64_t first = (gen_.advance(4 * blocks + 2) + 3) / 4;
+  const float two_pi = 6.2831853071795864769f, inv32 = 1.0f / 4294967296.0f;
+  for (uint64_t b = 0; b < blocks; ++b) {
+    PhiloxOut w = philox_block(gen_.seed(), first + b);
+    float v[4];
+    for (int p = 0; p < 2; ++p) {
+      float u1 = (static_cast<float>(w.v[2 * p]) + 1.0f) * inv32;  // (0, 1]: finite log
+      float u2 = static_cast<float>(w.v[2 * p + 1]) * inv32;
+      float r = std::sqrt(-2.0f * std::log(std::min(u1, 1.0f)));
+      v[2 * p] = r * std::cos(two_pi * u2);
+      v[2 * p + 1] = r * std::sin(two_pi * u2);
+    }
+    const uint64_t i0 = 4 * b;
+    for (uint64_t k = 0; k < 4 && i0 + k < static_cast<uint64_t>(n); ++k) out[i0 + k] = v[k];
+  }
 }
 
 uint64_t stream_seed(uint64_t seed, SeedTag tag, uint64_t a, uint64_t b, uint64_t c) {

@@ -2,7 +2,7 @@
 // counter-based Philox stream, so a sample's augmentation is a pure function of its key:
 //   SampleRng rng(stream_seed(seed, SeedTag::sample, epoch, position));  // the loader's per-sample key
 // Each scalar draw takes two words of the stream (like one element of nat::uniform_/normal_);
-// fill_normal() consumes exactly what nat::normal_ would on a tensor of that size.
+// fill_normal() is the bulk path (random erasing's noise): float Box-Muller, four values per block.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +24,7 @@ class SampleRng {
   double normal(double mean = 0.0, double std = 1.0);
   double gamma(double alpha);               // Gamma(alpha, 1), Marsaglia-Tsang
   double beta(double a, double b);          // via two gammas, as NumPy does
-  void fill_normal(float* out, int64_t n);  // N(0, 1) values, identical to nat::normal_ on n elements
+  void fill_normal(float* out, int64_t n);  // n N(0, 1) floats (fast; not the values nat::normal_ gives)
 
   const Generator& generator() const { return gen_; }
 
@@ -33,7 +33,12 @@ class SampleRng {
 };
 
 // Stream keys: each kind of randomness has its own tag, so no two kinds share a stream.
-enum class SeedTag : uint64_t { shuffle = 0x5348554646ull, sample = 0x53414d504cull, mixup = 0x4d49585550ull };
+enum class SeedTag : uint64_t {
+  shuffle = 0x5348554646ull,
+  sample = 0x53414d504cull,
+  mixup = 0x4d49585550ull,
+  erase = 0x4552415345ull,
+};
 
 // derive_seed(derive_seed(seed, tag), a, b, c): the per-(epoch, position) or per-(epoch, batch, rank) key.
 uint64_t stream_seed(uint64_t seed, SeedTag tag, uint64_t a, uint64_t b = 0, uint64_t c = 0);

@@ -1,11 +1,13 @@
 // Synthetic photographs (see synthetic.h): a bicubically upsampled 6x5 colour grid, a dozen blurred
-// ellipses and polygons, and grain summed over three scales (1/8, 1/2, full resolution).
+// ellipses and polygons in muted colours, colour blotches, and luminance grain summed over three scales
+// (1/8, 1/2, full resolution).
 #include "data/synthetic.h"
 
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <vector>
 
 #include "core/error.h"
 #include "data/sample_rng.h"
@@ -16,14 +18,18 @@ namespace nat::data {
 
 namespace {
 
-cv::Mat noise_field(int w, int h, int cw, int ch, double sigma, SampleRng& rng) {
-  cv::Mat small(ch, cw, CV_32FC3);
-  rng.fill_normal(small.ptr<float>(), static_cast<int64_t>(cw) * ch * 3);
+// Gaussian noise of std `sigma` at (cw x ch), upsampled to (w x h); `mono` repeats one channel in all
+// three (luminance grain, as in photographs), else each channel is independent (colour blotches).
+cv::Mat noise_field(int w, int h, int cw, int ch, double sigma, bool mono, SampleRng& rng) {
+  cv::Mat small(ch, cw, mono ? CV_32FC1 : CV_32FC3);
+  rng.fill_normal(small.ptr<float>(), static_cast<int64_t>(small.total()) * small.channels());
   small *= sigma;
-  if (cw == w && ch == h) return small;
-  cv::Mat big;
-  cv::resize(small, big, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
-  return big;
+  cv::Mat big = small;
+  if (cw != w || ch != h) cv::resize(small, big, cv::Size(w, h), 0, 0, cv::INTER_CUBIC);
+  if (!mono) return big;
+  cv::Mat rgb;
+  cv::merge(std::vector<cv::Mat>{big, big, big}, rgb);
+  return rgb;
 }
 
 }  // namespace
@@ -31,13 +37,14 @@ cv::Mat noise_field(int w, int h, int cw, int ch, double sigma, SampleRng& rng) 
 std::vector<uint8_t> synthetic_jpeg(uint64_t seed, int64_t index, int W, int H, int quality) {
   SampleRng rng(derive_seed(seed, static_cast<uint64_t>(index), 0x5359u));
   // Smooth background: random colours on a coarse grid, upsampled.
-  cv::Mat img = noise_field(W, H, 6, 5, 1.0, rng);
-  cv::Scalar base(rng.uniform(40, 200), rng.uniform(40, 200), rng.uniform(40, 200));
-  img = img * 45.0 + base;
+  cv::Mat img = noise_field(W, H, 6, 5, 1.0, false, rng);
+  cv::Scalar base(rng.uniform(60, 190), rng.uniform(60, 190), rng.uniform(60, 190));
+  img = img * 35.0 + base;
   // Shapes: ellipses and polygons of random colours, then a blur so edges are photographic, not synthetic.
   int shapes = static_cast<int>(rng.randint(6, 14));
   for (int s = 0; s < shapes; ++s) {
-    cv::Scalar col(rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255));
+    double v = rng.uniform(20, 235);  // muted colours: a grey level plus a moderate tint
+    cv::Scalar col(v + rng.uniform(-40, 40), v + rng.uniform(-40, 40), v + rng.uniform(-40, 40));
     cv::Point c(static_cast<int>(rng.uniform(0, W)), static_cast<int>(rng.uniform(0, H)));
     if (rng.bernoulli(0.6)) {
       cv::Size ax(static_cast<int>(rng.uniform(8, W / 3.0)), static_cast<int>(rng.uniform(8, H / 3.0)));
@@ -53,9 +60,10 @@ std::vector<uint8_t> synthetic_jpeg(uint64_t seed, int64_t index, int W, int H, 
   }
   cv::GaussianBlur(img, img, cv::Size(0, 0), rng.uniform(1.0, 3.0));
   // Grain and texture at three scales.
-  img += noise_field(W, H, W / 8, H / 8, 10.0, rng);
-  img += noise_field(W, H, W / 2, H / 2, 7.0, rng);
-  img += noise_field(W, H, W, H, 5.0, rng);
+  img += noise_field(W, H, W / 8, H / 8, 6.0, false, rng);
+  img += noise_field(W, H, W / 8, H / 8, 16.0, true, rng);
+  img += noise_field(W, H, W / 2, H / 2, 14.0, true, rng);
+  img += noise_field(W, H, W, H, 18.0, true, rng);
   cv::Mat u8;
   img.convertTo(u8, CV_8UC3);
   std::vector<uint8_t> out;

@@ -1,6 +1,6 @@
 // Synthetic, natural-looking photographs for benchmarks and tests: smooth colour fields, soft-edged
 // shapes and multi-scale grain, so that JPEG sizes and decode costs resemble ImageNet's
-// (a 500 x 375 image at quality 90 is ~100 kB). Deterministic in the seed. No OpenCV in this header.
+// (a 500 x 375 image at quality 90 is ~105 kB). Deterministic in the seed. No OpenCV in this header.
 #pragma once
 
 #include <cstdint>

@@ -20,7 +20,11 @@ namespace {
 struct SamplePipeline::Impl {};
 SamplePipeline::SamplePipeline(const DataConfig&, bool) { no_opencv("image decoding"); }
 SamplePipeline::~SamplePipeline() = default;
-void SamplePipeline::run(const uint8_t*, size_t, SampleRng&, float*, SampleTiming*) const { no_opencv("image decoding"); }
+void SamplePipeline::run(const uint8_t*, size_t, SampleRng&, float*, SampleTiming*, bool) const {
+  no_opencv("image decoding");
+}
+void SamplePipeline::erase(float*, SampleRng&) const { no_opencv("image decoding"); }
+bool SamplePipeline::erases() const { return false; }
 std::string SamplePipeline::describe() const { return ""; }
 uint8_t SamplePipeline::denormalize(int, float) const { return 0; }
 

@@ -170,6 +170,27 @@ TEST(Decode, ReducedJpegDecoding) {
   EXPECT_EQ(jpeg_reduction(1800, 900, 224, 224), 4);
 }
 
+TEST(Decode, RegionDecodingMatchesTheFullDecode) {
+  cv::Mat img = gradient_rgb(301, 203);
+  cv::RNG(3).fill(img(cv::Rect(40, 30, 200, 150)), cv::RNG::UNIFORM, 0, 255);  // detail for the DCT
+  std::vector<uint8_t> bytes = encode(img, ".jpg", 90);
+  for (int reduce : {1, 2}) {
+    cv::Mat full = decode(bytes, reduce);
+    for (cv::Rect want : {cv::Rect(0, 0, 50, 40), cv::Rect(37, 21, 101, 77), cv::Rect(full.cols - 33, full.rows - 17, 33, 17),
+                          cv::Rect(5, 60, full.cols - 5, 3)}) {
+      want &= cv::Rect(0, 0, full.cols, full.rows);
+      DecodedRegion r = decode_rgb_region(bytes.data(), bytes.size(), reduce, want);
+      EXPECT_EQ(r.width, full.cols);
+      EXPECT_EQ(r.height, full.rows);
+      EXPECT_EQ(r.reduce, reduce);
+      cv::Rect got(r.x0, r.y0, r.rgb.cols, r.rgb.rows);
+      ASSERT_EQ(got & want, want) << "region " << got << " does not cover " << want;
+      ASSERT_EQ(got & cv::Rect(0, 0, full.cols, full.rows), got);
+      EXPECT_EQ(cv::norm(r.rgb, full(got), cv::NORM_INF), 0.0) << "reduce " << reduce << " want " << want;
+    }
+  }
+}
+
 TEST(Decode, BadFilesThrowDecodeErrorWithAReason) {
   std::vector<uint8_t> jpg = encode(gradient_rgb(64, 64), ".jpg");
   std::vector<uint8_t> truncated(jpg.begin(), jpg.begin() + static_cast<std::ptrdiff_t>(jpg.size() * 2 / 3));

@@ -3,6 +3,7 @@
 // consecutive failures fatal, buffer recycling, the eval loader's partial batch, mixup_off_epoch.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -257,6 +258,28 @@ TEST(Loader, MixupStopsAtMixupOffEpoch) {
   for (float lam : b1->mix.lam) EXPECT_EQ(lam, 1.0f);
   std::vector<float> t = b1->targets.to_vector<float>();
   EXPECT_NEAR(t[static_cast<size_t>(b1->labels.to_vector<int64_t>()[0])], 0.9f + 0.1f / 4, 1e-6);
+}
+
+TEST(Loader, RandomErasingComesAfterMixup) {
+  // NAT's runs erased the normalised batch after mixing: an erased box is never blended. With constant
+  // (zero) erasing and mixup on every batch, each erased box is therefore still exactly zero.
+  TempDir d;
+  auto ds = open(make_dataset(d));
+  DataConfig cfg = small_config();
+  cfg.reprob = 1.0;
+  cfg.remode = "const";
+  cfg.cutmix = 0.0;
+  Loader l(ds, cfg, train_loader_options(cfg));
+  l.start_epoch(0);
+  auto b = l.next();
+  ASSERT_TRUE(b);
+  ASSERT_NE(b->mix.lam[0], 1.0f);
+  std::vector<float> x = b->images.to_vector<float>();
+  const size_t per = 3 * 24 * 24;
+  int erased = 0;
+  for (size_t i = 0; i < 8; ++i) erased += std::count(x.begin() + i * per, x.begin() + (i + 1) * per, 0.0f) >= 30;
+  EXPECT_GE(erased, 6);
+  EXPECT_EQ(b->positions.size(), 8u);
 }
 
 TEST(Loader, MisuseIsAClearError) {

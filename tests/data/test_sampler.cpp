@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 
@@ -132,6 +133,34 @@ TEST(SampleRng, DrawsHaveTheRightMoments) {
   EXPECT_NEAR(g / n, 2.5, 0.05);   // Gamma(k, 1) has mean k
   EXPECT_NEAR(lo, n / 3, 400);
   EXPECT_NEAR(hi, n / 3, 400);
+}
+
+TEST(SampleRng, FillNormalIsStandardNormal) {
+  SampleRng rng(77);
+  std::vector<float> v(40001);
+  rng.fill_normal(v.data(), static_cast<int64_t>(v.size()));
+  double s = 0, s2 = 0, s4 = 0;
+  int tail = 0;
+  for (float x : v) {
+    ASSERT_TRUE(std::isfinite(x));
+    s += x;
+    s2 += x * x;
+    s4 += static_cast<double>(x) * x * x * x;
+    tail += std::fabs(x) > 1.96f;
+  }
+  const double n = static_cast<double>(v.size());
+  EXPECT_NEAR(s / n, 0.0, 0.02);
+  EXPECT_NEAR(s2 / n, 1.0, 0.03);
+  EXPECT_NEAR(s4 / n, 3.0, 0.15);  // kurtosis of a normal
+  EXPECT_NEAR(tail / n, 0.05, 0.005);
+  // Consecutive values (the cos and sin branches of one pair) are uncorrelated.
+  double c = 0;
+  for (size_t i = 0; i + 1 < v.size(); i += 2) c += static_cast<double>(v[i]) * v[i + 1];
+  EXPECT_NEAR(c / (n / 2), 0.0, 0.03);
+  SampleRng again(77);
+  std::vector<float> w(v.size());
+  again.fill_normal(w.data(), static_cast<int64_t>(w.size()));
+  EXPECT_EQ(v, w);
 }
 
 TEST(SampleRng, StreamsAreReproducibleAndIndependent) {

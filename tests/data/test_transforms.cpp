@@ -122,6 +122,22 @@ TEST(Resize, MatchesAWholeResizeThenCrop) {
   EXPECT_EQ(cv::norm(part, whole(cv::Rect(10, 12, 20, 10)), cv::NORM_INF), 0.0);
 }
 
+TEST(Resize, SourceRegionHoldsEveryPixelTheResizeReads) {
+  // Resizing from just source_region(), with the box shifted by its origin, gives the same image:
+  // what lets the pipeline decode only that region of a JPEG.
+  cv::Mat img(120, 160, CV_8UC3);
+  cv::RNG(1).fill(img, cv::RNG::UNIFORM, 0, 255);
+  for (Interp it : {Interp::bilinear, Interp::bicubic})
+    for (Box b : {Box{0, 0, 160, 120}, Box{13, 7, 61, 45}, Box{100, 80, 60, 40}, Box{2.5, 3.25, 20, 10}}) {
+      cv::Mat want, got;
+      resize_box(img, want, 24, 24, b, it);
+      cv::Rect r = source_region(160, 120, b, 24, 24, it);
+      ASSERT_EQ(r & cv::Rect(0, 0, 160, 120), r);
+      resize_box(img(r), got, 24, 24, {b.x - r.x, b.y - r.y, b.w, b.h}, it);
+      EXPECT_LE(cv::norm(got, want, cv::NORM_INF), 1.0) << interp_name(it) << " box " << b.x << "," << b.y;
+    }
+}
+
 TEST(Resize, FlipMirrorsTheOutput) {
   cv::Mat img = gradient_rgb(40, 30);
   cv::Mat a, b;
