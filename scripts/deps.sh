@@ -12,6 +12,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libyaml-cpp-dev libspdlog-dev libopencv-dev libgtest-dev libgmock-dev libopenblas-dev nlohmann-json3-dev
   libopenmpi-dev openmpi-bin
+  libjpeg62-turbo-dev zlib1g-dev  # used directly by data/ (JPEG region decoding, gzipped digits.png)
   opencv-doc  # ships samples/data/digits.png, the data set of the main job
   python3
 )
