@@ -72,7 +72,8 @@ const char* kHelp =
     "         k = 7, head_dim 32: forward and forward+backward times, GB/s against the bytes that must\n"
     "         move (q, k, v, rpb in; out written; backward also reads dout and writes dq, dk, dv, drpb),\n"
     "         and the same shapes through a pure-PyTorch NA (neighbourhood gather + einsum) in the same run.\n"
-    "  loader the data pipeline, vs torchvision + PIL (nat bench loader --help)\n";
+    "  loader the data pipeline, vs torchvision + PIL (nat bench loader --help)\n"
+    "  train  the whole train loop (loader + step) for nat_mini at 224 (nat bench train --help)\n";
 
 int bench_na(const Args& args) {
   int64_t B = args.get_int("batch", 8);
@@ -121,9 +122,11 @@ int bench_na(const Args& args) {
 }  // namespace
 
 int bench_loader(const std::vector<std::string>& argv);  // app/bench_loader.cpp
+int bench_train(const std::vector<std::string>& argv);   // app/bench_train.cpp
 
 int cmd_bench(const std::vector<std::string>& argv) {
   if (!argv.empty() && argv[0] == "loader") return bench_loader({argv.begin() + 1, argv.end()});
+  if (!argv.empty() && argv[0] == "train") return bench_train({argv.begin() + 1, argv.end()});
   Args args("bench", argv, {"batch", "reps", "device"}, {"no-torch", "cpu-time"});
   g_cpu_time = args.flag("cpu-time");
   if (args.help() || args.positional().empty()) {

@@ -17,5 +17,9 @@ int cmd_info(const std::vector<std::string>& args);
 int cmd_kernel(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
 int cmd_data(const std::vector<std::string>& args);
+int cmd_train(const std::vector<std::string>& args);
+int cmd_eval(const std::vector<std::string>& args);
+int cmd_predict(const std::vector<std::string>& args);
+int cmd_plot(const std::vector<std::string>& args);
 
 }  // namespace nat::app

@@ -16,6 +16,10 @@ const std::vector<nat::app::Command>& commands() {
       {"kernel", "run one kernel (na2d) on safetensors inputs, for cross-checking", nat::app::cmd_kernel},
       {"bench", "measure speed (na), compared with PyTorch in the same run", nat::app::cmd_bench},
       {"data", "dataset tools: check a tree, build the digits dataset, preview augmentations", nat::app::cmd_data},
+      {"train", "train a NAT from a YAML config (timm keys), resume exactly, --dry-run", nat::app::cmd_train},
+      {"eval", "loss, top-1 and top-5 of a checkpoint on a config's val split", nat::app::cmd_eval},
+      {"predict", "top-5 classes of images under a checkpoint", nat::app::cmd_predict},
+      {"plot", "draw a run's summary.csv as curves.png (loss, accuracy, lr)", nat::app::cmd_plot},
   };
   return kCommands;
 }

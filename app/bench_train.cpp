@@ -1,0 +1,111 @@
+// `nat bench train`: the whole training loop — loader (decode, NAT's augmentation recipe, mixup/cutmix)
+// and optimizer update (forward, loss, backward, clipping, AdamW) — for nat_mini at 224 on synthetic
+// ImageNet-like JPEGs, through the same Trainer as `nat train`. Reports images/s and the fraction of the
+// loop spent waiting for data. Record results in docs/benchmarks.md.
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/args.h"
+#include "core/error.h"
+#include "data/synthetic.h"
+#include "train/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace nat::app {
+
+namespace {
+
+const char* kHelp =
+    "usage: nat bench train [--model nat_mini] [--size 224] [--batch 8] [--steps 6] [--warmup 2]\n"
+    "                       [--workers N] [--threads N] [--images 128] [--device cpu|cuda] [--dir DIR]\n\n"
+    "  Trains --model at --size on --images synthetic 500x375 JPEGs (10 classes, written to a temporary\n"
+    "  folder unless --dir is given) with NAT's full train recipe (RandomResizedCrop, RandAugment\n"
+    "  rand-m9-mstd0.5-inc1, random erasing, mixup/cutmix, label smoothing, AdamW, clipping 5.0) through\n"
+    "  nat train's loop, and times --steps optimizer updates after --warmup: images/s, seconds per update,\n"
+    "  and the share of the time the loop waited for the loader. --workers loader threads (default: half\n"
+    "  the cores, at least 1), --threads compute threads (default: OpenMP's).\n";
+
+}  // namespace
+
+int bench_train(const std::vector<std::string>& argv) {
+  Args args("bench train", argv, {"model", "size", "batch", "steps", "warmup", "workers", "threads", "images", "device", "dir"});
+  if (args.help()) {
+    std::printf("%s", kHelp);
+    return 0;
+  }
+  const int64_t steps = args.get_int("steps", 6), warmup = args.get_int("warmup", 2);
+  const int64_t images = args.get_int("images", 128);
+  const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  NAT_CHECK(steps >= 1 && warmup >= 0, "--steps must be >= 1 and --warmup >= 0");
+
+  bool temporary = !args.has("dir");
+  fs::path dir = temporary ? fs::temp_directory_path() / ("nat-bench-train-" + std::to_string(::getpid()))
+                           : fs::path(args.get("dir"));
+  if (!fs::exists(dir / "train")) {
+    std::printf("writing %lld synthetic 500x375 JPEGs to %s ...\n", static_cast<long long>(images), dir.c_str());
+    data::write_synthetic_image_folder((dir / "train").string(), images, 10, 500, 375, /*seed=*/0, 90);
+  }
+
+  train::TrainConfig c;
+  c.model = args.get("model", "nat_mini");
+  c.data.data_dir = dir.string();
+  c.data.img_size = args.get_int("size", 224);
+  c.data.batch_size = args.get_int("batch", 8);
+  c.data.workers = args.get_int("workers", std::max<int64_t>(1, cores / 2));
+  c.threads = args.get_int("threads", 0);
+  c.device = args.get("device", "cpu");
+  c.disable_eval = true;
+  c.epochs = 1000, c.warmup_epochs = 0;
+  c.max_steps = warmup + steps;
+  c.progress = "none";
+  c.output = (dir / "runs").string();
+  c.experiment = "bench";
+  c.validate();
+
+  std::vector<train::StepInfo> log;
+  train::TrainerHooks hooks;
+  hooks.quiet = true;
+  hooks.on_step = [&](const train::StepInfo& s) {
+    log.push_back(s);
+    std::printf("  update %lld: %.3f s (data wait %.3f s), loss %.4f\n", static_cast<long long>(s.step), s.step_s,
+                s.data_s, s.loss);
+    std::fflush(stdout);
+  };
+  double load = 0;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+    std::fclose(f);
+  }
+  train::Trainer trainer(c, hooks);
+  const int64_t per_epoch = (images / c.data.batch_size);
+  std::printf("nat bench train: %s at %lld, batch %lld, %lld loader workers, %d compute threads, %s, %lld CPU cores "
+              "(load average %.1f before the run)\n",
+              c.model.c_str(), static_cast<long long>(c.data.img_size), static_cast<long long>(c.data.batch_size),
+              static_cast<long long>(c.data.workers), omp_get_max_threads(), c.device.c_str(),
+              static_cast<long long>(cores), load);
+  NAT_CHECK(per_epoch >= 1, "--images must hold at least one batch");
+  trainer.fit();
+  double t = 0, wait = 0;
+  int64_t n = 0;
+  for (size_t i = static_cast<size_t>(warmup); i < log.size(); ++i) t += log[i].step_s, wait += log[i].data_s, n += log[i].images;
+  NAT_CHECK(n > 0, "no timed updates");
+  std::printf("\n%s train loop at %lld: %.2f img/s, %.3f s per update of %lld images, waiting for data %.1f%% of the "
+              "time (%lld timed updates after %lld warm-up)\n",
+              c.model.c_str(), static_cast<long long>(c.data.img_size), static_cast<double>(n) / t,
+              t / static_cast<double>(log.size() - static_cast<size_t>(warmup)),
+              static_cast<long long>(c.data.batch_size), 100.0 * wait / t, static_cast<long long>(steps),
+              static_cast<long long>(warmup));
+  if (temporary) fs::remove_all(dir);
+  else fs::remove_all(dir / "runs");
+  return 0;
+}
+
+}  // namespace nat::app

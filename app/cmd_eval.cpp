@@ -1,0 +1,159 @@
+// `nat eval --config FILE --checkpoint CKPT`: loss, top-1 and top-5 on the config's val split.
+// `nat predict --checkpoint CKPT [--model NAME] IMAGE...`: the top-5 classes of each image.
+// Checkpoints are this trainer's (the model spec, classes and data keys come from their metadata) or
+// weights-only safetensors with the official names (then --model names the architecture).
+#include <omp.h>
+
+#include <cstdio>
+
+#include "app/args.h"
+#include "app/commands.h"
+#include "autograd/autograd.h"
+#include "data/image_folder.h"
+#include "data/pipeline.h"
+#include "data/sample_rng.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+#include "train/trainer.h"
+
+namespace nat::app {
+
+namespace {
+
+const char* kEvalHelp =
+    "usage: nat eval --config FILE --checkpoint CKPT [--ema] [--key value ...]\n\n"
+    "Evaluates CKPT (a training checkpoint, or weights with the official names) on the val split of the\n"
+    "config's data_dir with timm's eval transform (resize to img_size / crop_pct, center crop): mean\n"
+    "cross-entropy, top-1 and top-5. --ema evaluates the checkpoint's EMA weights. Config keys can be\n"
+    "overridden as in nat train (--data_dir, --val_split, --batch_size, --device, ...).\n";
+
+const char* kPredictHelp =
+    "usage: nat predict --checkpoint CKPT [--model NAME] [--config FILE] [--top K] [--device DEV] IMAGE...\n\n"
+    "Prints the K (default 5) most probable classes of each image with their probabilities. The model,\n"
+    "the class names and the input size come from the checkpoint's metadata when it was written by nat\n"
+    "train; for weights-only files give --model (a registry name or a JSON spec) and, if the input\n"
+    "differs from 224 / crop 0.875 / ImageNet mean and std, --config with those data keys.\n";
+
+// The model a checkpoint was trained as: its metadata's spec, else `model_override`, else the config's.
+nn::NatConfig checkpoint_model(const train::LoadedCheckpoint& ck, const std::string& model_override,
+                               const train::TrainConfig& cfg, int64_t classes) {
+  if (!model_override.empty()) {
+    nn::NatConfig c = nn::parse_nat_spec(model_override);
+    if (const Tensor* head = ck.find("head.weight")) c.num_classes = head->size(0);
+    return c;
+  }
+  if (ck.has_state && !ck.state.model_spec.empty()) return nn::parse_nat_spec(ck.state.model_spec);
+  return cfg.nat_config(classes);
+}
+
+void load_weights(nn::NAT& model, const train::LoadedCheckpoint& ck, bool ema) {
+  nn::NamedTensors w = ema ? ck.ema() : ck.weights();
+  NAT_CHECK(!w.empty(), "[checkpoint] ", ck.path, " has no ", ema ? "EMA weights (ema.*)" : "weights");
+  model.load_state_dict(w);
+}
+
+}  // namespace
+
+int cmd_eval(const std::vector<std::string>& args) {
+  std::vector<std::string> rest;
+  std::string ckpt;
+  bool ema = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::printf("%s", kEvalHelp);
+      return 0;
+    }
+    if (args[i] == "--checkpoint") {
+      NAT_CHECK(i + 1 < args.size(), "--checkpoint needs a file (see nat eval --help)");
+      ckpt = args[++i];
+    } else if (args[i] == "--ema") {
+      ema = true;
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  NAT_CHECK(!ckpt.empty(), "missing --checkpoint CKPT (see nat eval --help)");
+  train::TrainConfig cfg = train::load_config(train::parse_command_line(rest));
+  NAT_CHECK(!cfg.data.data_dir.empty(), "[config] data_dir is not set (data_dir: in the config, or --data_dir DIR)");
+  if (cfg.threads > 0) omp_set_num_threads(static_cast<int>(cfg.threads));
+  train::LoadedCheckpoint ck = train::load_checkpoint(ckpt);
+
+  // Class indices as in training: the checkpoint's class list, else the train split's folders, else val's own.
+  data::ImageFolderOptions opts;
+  if (ck.has_state && !ck.state.classes.empty()) {
+    opts.classes = ck.state.classes;
+  } else {
+    try {
+      opts.classes = data::ImageFolder(data::find_split_dir(cfg.data.data_dir, cfg.data.train_split)).classes();
+    } catch (const Error&) {
+    }
+  }
+  auto val = std::make_shared<const data::ImageFolder>(data::find_split_dir(cfg.data.data_dir, cfg.data.val_split), opts);
+  nn::NatConfig mc = checkpoint_model(ck, "", cfg, val->num_classes());
+  Generator gen(0);
+  auto model = nn::create_nat(mc, gen);
+  load_weights(*model, ck, ema);
+  Device dev = train::resolve_device(cfg.device);
+  model->to(dev);
+  data::DataConfig dcfg = cfg.data;
+  dcfg.num_classes = mc.num_classes;
+  data::LoaderOptions lo = data::eval_loader_options(dcfg);
+  lo.pin_memory = dcfg.pin_mem && dev.is_cuda();
+  lo.num_classes = mc.num_classes;
+  data::Loader loader(val, dcfg, lo);
+  std::printf("Evaluating %s%s (%s) on %lld images of %s (%s)\n", ckpt.c_str(), ema ? " [EMA]" : "", mc.name.c_str(),
+              static_cast<long long>(val->size()), val->root().c_str(), dev.str().c_str());
+  train::EvalResult r = train::evaluate(*model, loader, dev, DType::f32, [](int64_t done, int64_t total) {
+    std::fprintf(stderr, "\r  batch %lld/%lld", static_cast<long long>(done), static_cast<long long>(total));
+  });
+  std::fprintf(stderr, "\n");
+  std::printf("loss %.4f  top-1 %.3f%%  top-5 %.3f%%  (%lld images, %.1f s)\n", r.loss, r.top1, r.top5,
+              static_cast<long long>(r.samples), r.seconds);
+  return 0;
+}
+
+int cmd_predict(const std::vector<std::string>& args) {
+  Args a("predict", args, {"checkpoint", "model", "config", "top", "device"}, {"ema"});
+  if (a.help()) {
+    std::printf("%s", kPredictHelp);
+    return 0;
+  }
+  NAT_CHECK(!a.positional().empty(), "no images given (see nat predict --help)");
+  train::LoadedCheckpoint ck = train::load_checkpoint(a.required("checkpoint"));
+  train::TrainConfig cfg;
+  if (ck.has_state && !ck.state.args_yaml.empty())
+    cfg = train::apply_yaml_text(ck.state.args_yaml, a.get("checkpoint") + " (args)");
+  if (a.has("config")) cfg = train::apply_yaml_file(a.get("config"), cfg);
+  if (cfg.threads > 0) omp_set_num_threads(static_cast<int>(cfg.threads));
+  NAT_CHECK(ck.has_state || a.has("model") || a.has("config"), "[predict] ", a.get("checkpoint"),
+            " holds weights only: give --model NAME (e.g. nat_tiny) or --config FILE");
+  nn::NatConfig mc = checkpoint_model(ck, a.get("model"), cfg, 0);
+  Generator gen(0);
+  auto model = nn::create_nat(mc, gen);
+  load_weights(*model, ck, a.flag("ema"));
+  Device dev = train::resolve_device(a.get("device", cfg.device));
+  model->to(dev);
+  model->eval();
+  NoGradGuard no_grad;
+  data::SamplePipeline pipe(cfg.data, /*train=*/false);
+  const std::vector<std::string> classes = ck.has_state ? ck.state.classes : std::vector<std::string>{};
+  const int64_t k = a.get_int("top", 5);
+  for (const auto& path : a.positional()) {
+    std::vector<uint8_t> bytes = data::read_file_bytes(path);
+    Tensor x = Tensor::empty({1, 3, pipe.size(), pipe.size()});
+    data::SampleRng rng(0);
+    pipe.run(bytes.data(), bytes.size(), rng, x.data<float>());
+    Tensor logits = model->forward(x.to(dev));
+    auto best = train::topk_probabilities(logits, k)[0];
+    std::printf("%s\n", path.c_str());
+    for (const auto& [c, p] : best) {
+      std::string name = c < static_cast<int64_t>(classes.size()) ? classes[static_cast<size_t>(c)] : "";
+      std::printf("  %6.2f%%  %lld%s%s\n", 100 * p, static_cast<long long>(c), name.empty() ? "" : "  ", name.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace nat::app

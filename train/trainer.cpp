@@ -1,0 +1,441 @@
+// The trainer: setup (datasets, model, optimizer, loaders, resume) and the epoch loop.
+#include "train/trainer.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "autograd/autograd.h"
+#include "core/backend.h"
+#include "core/rng.h"
+#include "nn/summary.h"
+#include "ops/loss.h"
+#include "train/metrics.h"
+
+namespace nat::train {
+
+namespace {
+
+std::atomic<int> g_signal{0};
+
+void on_signal(int sig) { g_signal.store(sig); }
+
+// Installs SIGINT/SIGTERM handlers for the scope: the loop finishes its step, saves and stops.
+class SignalScope {
+ public:
+  SignalScope() {
+    g_signal.store(0);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~SignalScope() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// The seed of the default generator (drop path, dropout): a stream of its own, not the init's.
+uint64_t default_stream_seed(int64_t seed) { return derive_seed(static_cast<uint64_t>(seed), 0x44524f50ull); }
+
+std::string pct(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f", v);
+  return b;
+}
+
+std::string fmt_g(double v, int digits = 6) {
+  char b[48];
+  std::snprintf(b, sizeof b, "%.*g", digits, v);
+  return b;
+}
+
+bool better(const std::string& metric, double a, double b) {
+  if (std::isnan(b)) return !std::isnan(a);
+  return metric == "loss" ? a < b : a > b;
+}
+
+}  // namespace
+
+Device resolve_device(const std::string& key) {
+  if (key.empty()) return cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu();
+  Device d = parse_device(key);
+  if (d.is_cuda())
+    NAT_CHECK(d.index < cuda_device_count(), "[config] device '", key, "': ",
+              cuda_compiled() ? str(cuda_device_count(), " CUDA device(s) present") : "this build has no CUDA backend");
+  return d;
+}
+
+Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_(std::move(hooks)) {
+  cfg_.validate();
+  if (cfg_.threads > 0) omp_set_num_threads(static_cast<int>(cfg_.threads));
+  device_ = resolve_device(cfg_.device);
+  bar_ = ProgressBar(hooks_.quiet ? ProgressMode::none : progress_mode(cfg_.progress));
+  NAT_CHECK(!cfg_.data.data_dir.empty(), "[config] data_dir is not set (data_dir: in the config, or --data_dir DIR)");
+
+  // ---- datasets ----
+  data::ImageFolderOptions train_opts;
+  if (!cfg_.data.class_map.empty()) train_opts.classes = data::load_class_map(cfg_.data.class_map);
+  train_set_ = std::make_shared<const data::ImageFolder>(
+      data::find_split_dir(cfg_.data.data_dir, cfg_.data.train_split), train_opts);
+  if (!cfg_.disable_eval) {
+    data::ImageFolderOptions val_opts;
+    val_opts.classes = train_set_->classes();
+    val_set_ = std::make_shared<const data::ImageFolder>(data::find_split_dir(cfg_.data.data_dir, cfg_.data.val_split),
+                                                         val_opts);
+  }
+  NAT_CHECK(cfg_.data.num_classes == 0 || cfg_.data.num_classes >= train_set_->num_classes(), "[config] num_classes ",
+            cfg_.data.num_classes, " is below the ", train_set_->num_classes(), " classes of ", train_set_->root());
+
+  // ---- model ----
+  model_config_ = cfg_.nat_config(train_set_->num_classes());
+  Generator init_gen(static_cast<uint64_t>(cfg_.data.seed));
+  model_ = nn::create_nat(model_config_, init_gen);
+  if (!cfg_.initial_checkpoint.empty()) {
+    LoadedCheckpoint init = load_checkpoint(cfg_.initial_checkpoint);
+    model_->load_state_dict(init.weights());
+  }
+  model_->to(device_);
+  if (cfg_.amp && device_.is_cuda()) {
+    compute_dtype_ = cfg_.amp_dtype == "bfloat16" ? DType::bf16 : DType::f16;
+    model_->to(compute_dtype_);
+  }
+  OptimizerOptions oo;
+  oo.kind = cfg_.opt;
+  oo.weight_decay = cfg_.weight_decay;
+  oo.decay_rpb = cfg_.decay_rpb;
+  oo.beta1 = cfg_.opt_betas[0], oo.beta2 = cfg_.opt_betas[1], oo.eps = cfg_.opt_eps;
+  oo.momentum = cfg_.momentum;
+  optimizer_ = std::make_unique<Optimizer>(model_->named_parameters(), oo);
+  scaler_ = LossScaler(compute_dtype_ == DType::f16);
+  if (cfg_.model_ema) ema_ = std::make_unique<ModelEma>(model_config_, device_, cfg_.model_ema_decay, f32_values());
+
+  // ---- loaders and schedule ----
+  data::DataConfig dcfg = cfg_.data;
+  dcfg.num_classes = model_config_.num_classes;
+  data::LoaderOptions lo = data::train_loader_options(dcfg);
+  lo.pin_memory = dcfg.pin_mem && device_.is_cuda();
+  lo.num_classes = model_config_.num_classes;
+  train_loader_ = std::make_unique<data::Loader>(train_set_, dcfg, lo);
+  if (val_set_) {
+    data::LoaderOptions vo = data::eval_loader_options(dcfg);
+    vo.pin_memory = lo.pin_memory;
+    vo.num_classes = model_config_.num_classes;
+    val_loader_ = std::make_unique<data::Loader>(val_set_, dcfg, vo);
+  }
+  const int64_t nb = train_loader_->batches_per_epoch();
+  NAT_CHECK(nb >= 1, "[train] ", train_set_->size(), " training images make no full batch of ", dcfg.batch_size,
+            " (batches are full: timm's drop_last); lower batch_size");
+  updates_per_epoch_ = (nb + cfg_.grad_accum_steps - 1) / cfg_.grad_accum_steps;
+  schedule_ = std::make_unique<LrSchedule>(LrSchedule::from_config(cfg_, updates_per_epoch_));
+
+  // ---- resume ----
+  std::string dir;
+  if (!cfg_.resume.empty()) {
+    LoadedCheckpoint ck = load_checkpoint(cfg_.resume);
+    if (!ck.has_state) TrainState::from_metadata(ck.file.metadata, cfg_.resume);  // throws, saying why
+    nn::LoadReport rep = model_->load_state_dict(ck.weights());
+    (void)rep;
+    for (size_t i = 0; i < optimizer_->params().size(); ++i) {
+      const ParamState& p = optimizer_->params()[i];
+      if (p.master.defined()) Tensor(p.master).copy_(*ck.find(p.name));  // the exact f32 values, not the rounded ones
+    }
+    if (!cfg_.no_resume_opt) optimizer_->load_state([&](const std::string& k) { return ck.find(k); }, cfg_.resume);
+    if (ema_) {
+      nn::NamedTensors e = ck.ema();
+      if (!e.empty()) ema_->model().load_state_dict(e);
+    }
+    state_ = ck.state;
+    scaler_.set_state(scaler_.enabled() ? state_.loss_scale : 1.0, state_.scaler_growth_tracker);
+    default_generator().set_state(state_.rng_seed, state_.rng_offset);
+    if (cfg_.start_epoch) {
+      state_.epoch = *cfg_.start_epoch, state_.batch = 0;
+      state_.epoch_loss_sum = 0, state_.epoch_loss_count = 0;
+    }
+    NAT_CHECK(state_.batch % cfg_.grad_accum_steps == 0 && state_.batch <= nb, "[resume] ", cfg_.resume,
+              " stopped at batch ", state_.batch, " of epoch ", state_.epoch, ", which does not fit this config's ",
+              nb, " batches per epoch / grad_accum_steps ", cfg_.grad_accum_steps);
+    resumed_from_ = cfg_.resume;
+    if (cfg_.experiment.empty()) dir = std::filesystem::path(cfg_.resume).parent_path().string();
+  } else {
+    manual_seed(default_stream_seed(cfg_.data.seed));
+    state_.epoch = cfg_.start_epoch.value_or(0);
+    state_.loss_scale = scaler_.scale();
+  }
+  state_.arch = model_config_.name;
+  state_.model_spec = nat_config_json(model_config_);
+  state_.args_yaml = cfg_.to_yaml();
+  state_.classes = train_set_->classes();
+  start_step_ = state_.step;
+
+  // ---- run directory ----
+  if (dir.empty()) dir = run_dir_path(cfg_.output, cfg_.experiment, cfg_.model, cfg_.data.img_size);
+  run_ = std::make_unique<RunDir>(dir.empty() ? "." : dir);
+  run_->write_text("args.yaml", state_.args_yaml);
+}
+
+Trainer::~Trainer() = default;
+
+std::vector<Tensor> Trainer::f32_values() const {
+  std::vector<Tensor> v;
+  for (size_t i = 0; i < optimizer_->params().size(); ++i) v.push_back(optimizer_->f32_value(i));
+  return v;
+}
+
+void Trainer::say(const std::string& line) {
+  if (!hooks_.quiet) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+  run_->log(line);
+}
+
+std::string Trainer::describe() const {
+  std::ostringstream os;
+  nn::ModelSummary s = nn::summarize(*model_, 1, cfg_.data.img_size, cfg_.data.img_size);
+  os << "Model " << model_config_.name << " (" << nat_config_json(model_config_) << ")\n"
+     << nn::format_summary(s, 2);
+  GroupSummary d = optimizer_->decay_group(), nd = optimizer_->no_decay_group();
+  os << "Optimizer " << cfg_.opt << ": weight decay " << cfg_.weight_decay << " on " << d.tensors << " tensors ("
+     << d.elements << " elements), none on " << nd.tensors << " tensors (" << nd.elements << " elements: 1-D, .bias"
+     << (cfg_.decay_rpb ? "" : ", rpb") << ")\n";
+  os << "Data: " << train_set_->size() << " training images in " << train_set_->num_classes() << " classes ("
+     << train_set_->root() << "), "
+     << (val_set_ ? str(val_set_->size(), " validation images (", val_set_->root(), ")") : std::string("no evaluation"))
+     << "\n";
+  os << "Schedule: " << train_loader_->batches_per_epoch() << " batches of " << cfg_.data.batch_size << " = "
+     << updates_per_epoch_ << " updates per epoch, " << cfg_.total_epochs() << " epochs ("
+     << updates_per_epoch_ * cfg_.total_epochs() << " updates), " << cfg_.sched << " "
+     << (cfg_.per_iteration() ? "per update" : "per epoch") << ", warmup " << cfg_.warmup_epochs << " epochs\n";
+  os << "Device: " << device_.str() << (device_.is_cpu() ? str(" (", omp_get_max_threads(), " threads)") : "")
+     << ", " << (compute_dtype_ == DType::f32 ? std::string("float32") : cfg_.amp_dtype)
+     << (cfg_.amp && device_.is_cpu() ? " (amp is ignored on the CPU)" : "")
+     << (scaler_.enabled() ? ", dynamic loss scaling" : "") << (ema_ ? str(", EMA decay ", cfg_.model_ema_decay) : "")
+     << "\n";
+  os << "Run directory: " << run_->path();
+  if (!resumed_from_.empty())
+    os << "\nResuming " << resumed_from_ << ": epoch " << state_.epoch << ", batch " << state_.batch << ", step "
+       << state_.step;
+  return os.str();
+}
+
+[[noreturn]] void Trainer::fail_non_finite(const char* what, double value, int64_t epoch, int64_t micro_batch) {
+  bar_.finish();
+  std::string last = !last_saved_.empty() ? last_saved_
+                     : !resumed_from_.empty() ? resumed_from_ + " (this run's starting point)"
+                                              : std::string("none (no checkpoint was written before this step)");
+  std::string msg = str("[train] the ", what, " is ", value, " at step ", state_.step + 1, " (epoch ", epoch,
+                        ", batch ", micro_batch, "); stopping. Last good checkpoint: ", last,
+                        ". Lower lr, keep clip_grad on, or check the data.");
+  run_->log(msg);
+  NAT_THROW(msg);
+}
+
+void Trainer::save(const std::string& name) {
+  CheckpointData d;
+  const auto& ps = optimizer_->params();
+  for (size_t i = 0; i < ps.size(); ++i) d.weights.emplace_back(ps[i].name, optimizer_->f32_value(i));
+  if (ema_) d.ema = ema_->model().named_parameters();
+  d.optimizer = optimizer_.get();
+  state_.rng_seed = default_generator().seed();
+  state_.rng_offset = default_generator().offset();
+  state_.loss_scale = scaler_.scale();
+  state_.scaler_growth_tracker = scaler_.growth_tracker();
+  d.state = state_;
+  save_checkpoint(run_->file(name), d);
+  last_saved_ = run_->file(name);
+}
+
+Trainer::EpochEnd Trainer::train_epoch(int64_t epoch) {
+  const int64_t nb = train_loader_->batches_per_epoch(), accum = cfg_.grad_accum_steps;
+  const int64_t total_updates = updates_per_epoch_ * cfg_.total_epochs();
+  train_loader_->start_epoch(epoch, state_.batch);
+  model_->train();
+  AverageMeter step_time, data_time, loss_meter;
+  loss_meter.sum = state_.epoch_loss_sum, loss_meter.count = state_.epoch_loss_count;
+  const double epoch_t0 = now_s();
+  int64_t b = state_.batch;
+  while (b < nb) {
+    const double t_step = now_s();
+    const int64_t group_end = std::min(b + accum, nb), group = group_end - b;
+    double wait = 0, loss_sum = 0;
+    int64_t images = 0;
+    for (int64_t mb = b; mb < group_end; ++mb) {
+      const double t0 = now_s();
+      std::optional<data::Batch> batch = train_loader_->next();
+      wait += now_s() - t0;
+      NAT_CHECK(batch.has_value(), "[train] the loader ended at batch ", mb, " of ", nb, " in epoch ", epoch);
+      Tensor x = batch->images.to(device_, /*non_blocking=*/true);
+      if (compute_dtype_ != DType::f32) x = x.to(compute_dtype_);
+      Tensor logits = cast(model_->forward(x), DType::f32);
+      Tensor loss = batch->targets.defined()
+                        ? ops::soft_target_cross_entropy(logits, batch->targets.to(device_, true))
+                        : ops::cross_entropy(logits, batch->labels.to(device_, true), cfg_.data.smoothing);
+      const double lv = loss.item();
+      if (!std::isfinite(lv)) fail_non_finite("loss", lv, epoch, mb);
+      backward(loss, Tensor::full({}, scaler_.scale() / static_cast<double>(group), DType::f32, device_));
+      const int64_t n = batch->size();
+      loss_sum += lv * static_cast<double>(n);
+      images += n;
+      loss_meter.update(lv, n);
+    }
+    // ---- the optimizer update ----
+    const double lr = schedule_->for_update(state_.step, epoch);
+    const double inv_scale = 1.0 / scaler_.scale();
+    double grad_scale = inv_scale;
+    const bool clip_norm = cfg_.clip_grad && cfg_.clip_mode == "norm";
+    bool finite = true;
+    if (scaler_.enabled() || clip_norm) {
+      const double ss = optimizer_->grad_sum_squares();
+      finite = std::isfinite(ss);
+      if (!finite && !scaler_.enabled()) fail_non_finite("gradient norm", std::sqrt(ss), epoch, group_end - 1);
+      if (finite && clip_norm) {
+        const double norm = std::sqrt(ss) * inv_scale;
+        const double coef = *cfg_.clip_grad / (norm + 1e-6);  // torch.nn.utils.clip_grad_norm_
+        if (coef < 1.0) grad_scale *= coef;
+      }
+    }
+    if (scaler_.update(finite)) {
+      const double clip_value = cfg_.clip_grad && cfg_.clip_mode == "value" ? *cfg_.clip_grad : 0.0;
+      optimizer_->step(lr, grad_scale, clip_value);
+      if (ema_) ema_->update(f32_values());
+    }
+    optimizer_->zero_grad();
+    ++state_.step;
+    b = group_end;
+    state_.batch = b;
+    state_.epoch_loss_sum = loss_meter.sum, state_.epoch_loss_count = loss_meter.count;
+    if (device_.is_cuda()) backend(device_).synchronize(device_.index);
+
+    // ---- progress ----
+    const double t_end = now_s();
+    step_time.update(t_end - t_step);
+    data_time.update(wait);
+    const int64_t update_in_epoch = (b + accum - 1) / accum;
+    StepStats s;
+    s.epoch = epoch, s.total_epochs = cfg_.total_epochs();
+    s.update = update_in_epoch, s.updates = updates_per_epoch_;
+    s.loss = loss_sum / static_cast<double>(images), s.loss_avg = loss_meter.avg();
+    s.step_s = step_time.value, s.step_s_avg = step_time.avg();
+    s.data_s = data_time.value, s.data_s_avg = data_time.avg();
+    s.images = images;
+    s.lr = lr;
+    s.eta_s = static_cast<double>(total_updates - (epoch * updates_per_epoch_ + update_in_epoch)) * step_time.avg();
+    bar_.update(s, t_end - epoch_t0);
+    if (update_in_epoch % cfg_.log_interval == 0 || b == nb || update_in_epoch == 1) {
+      std::string line = timm_train_line(s);
+      run_->log(line);
+      if (bar_.mode() == ProgressMode::lines && !hooks_.quiet) std::printf("%s\n", line.c_str()), std::fflush(stdout);
+    }
+    if (hooks_.on_step) hooks_.on_step({state_.step, s.loss, lr, images, s.step_s, s.data_s});
+    const bool max_reached = cfg_.max_steps > 0 && state_.step >= cfg_.max_steps;
+    if ((max_reached || g_signal.load() != 0) && b < nb) return EpochEnd::stopped;
+  }
+  bar_.finish();
+  return EpochEnd::complete;
+}
+
+void Trainer::end_epoch(int64_t epoch, double lr) {
+  const double train_loss = state_.epoch_loss_count ? state_.epoch_loss_sum / double(state_.epoch_loss_count) : 0;
+  EvalResult ev, ema_ev;
+  std::vector<std::string> cols = {"epoch", "train_loss", "eval_loss", "eval_top1", "eval_top5", "lr"};
+  std::vector<std::string> vals = {std::to_string(epoch), fmt_g(train_loss, 8)};
+  double metric = static_cast<double>(epoch);  // without evaluation: keep the newest checkpoints
+  if (val_loader_) {
+    ev = evaluate(*model_, *val_loader_, device_, compute_dtype_);
+    char line[256];
+    std::snprintf(line, sizeof line, "Test: [epoch %lld]  Loss: %.4f  Acc@1: %7.3f  Acc@5: %7.3f  (%lld images, %.1fs)",
+                  static_cast<long long>(epoch), ev.loss, ev.top1, ev.top5, static_cast<long long>(ev.samples),
+                  ev.seconds);
+    say(line);
+    vals.insert(vals.end(), {fmt_g(ev.loss, 8), pct(ev.top1), pct(ev.top5)});
+    metric = cfg_.eval_metric == "loss" ? ev.loss : cfg_.eval_metric == "top5" ? ev.top5 : ev.top1;
+    result_.last_eval = ev;
+  } else {
+    vals.insert(vals.end(), {"", "", ""});
+  }
+  vals.push_back(fmt_g(lr, 8));
+  if (ema_ && val_loader_) {
+    ema_ev = evaluate(ema_->model(), *val_loader_, device_, DType::f32);
+    char line[256];
+    std::snprintf(line, sizeof line, "Test (EMA): [epoch %lld]  Loss: %.4f  Acc@1: %7.3f  Acc@5: %7.3f",
+                  static_cast<long long>(epoch), ema_ev.loss, ema_ev.top1, ema_ev.top5);
+    say(line);
+    cols.insert(cols.end(), {"ema_eval_loss", "ema_eval_top1", "ema_eval_top5"});
+    vals.insert(vals.end(), {fmt_g(ema_ev.loss, 8), pct(ema_ev.top1), pct(ema_ev.top5)});
+    result_.last_ema_eval = ema_ev;
+  }
+  run_->append_summary(cols, vals);
+
+  // ---- checkpoints: last, the best checkpoint_hist epochs, best ----
+  state_.epoch = epoch + 1;
+  state_.batch = 0;
+  state_.epoch_loss_sum = 0, state_.epoch_loss_count = 0;
+  const std::string metric_name = val_loader_ ? cfg_.eval_metric : "epoch";
+  bool keep = static_cast<int64_t>(state_.kept.size()) < cfg_.checkpoint_hist;
+  size_t worst = 0;
+  for (size_t i = 1; i < state_.kept.size(); ++i)
+    if (better(metric_name, state_.kept[worst].second, state_.kept[i].second)) worst = i;
+  if (!keep && better(metric_name, metric, state_.kept[worst].second)) {
+    run_->remove(str("checkpoint-", state_.kept[worst].first, ".safetensors"));
+    state_.kept.erase(state_.kept.begin() + static_cast<std::ptrdiff_t>(worst));
+    keep = true;
+  }
+  if (keep) state_.kept.emplace_back(epoch, metric);
+  const bool best = val_loader_ && better(cfg_.eval_metric, metric, state_.best_metric);
+  if (best) state_.best_metric = metric, state_.best_epoch = epoch;
+  save("last.safetensors");
+  if (keep) run_->link("last.safetensors", str("checkpoint-", epoch, ".safetensors"));
+  if (best) run_->link("last.safetensors", "best.safetensors");
+  if (val_loader_)
+    say(str("*** Best metric: ", fmt_g(state_.best_metric), " (epoch ", state_.best_epoch, ")"));
+  result_.epochs_done = epoch + 1;
+}
+
+TrainResult Trainer::fit() {
+  SignalScope signals;
+  const double t0 = now_s();
+  result_ = TrainResult{};
+  result_.run_dir = run_->path();
+  for (int64_t epoch = state_.epoch; epoch < cfg_.total_epochs(); ++epoch) {
+    state_.epoch = epoch;
+    EpochEnd end = train_epoch(epoch);
+    if (end == EpochEnd::stopped) {
+      bar_.finish();
+      save("last.safetensors");
+      result_.stopped_early = true;
+      say(str(g_signal.load() ? str("Interrupted (signal ", g_signal.load(), ")") : str("Reached max_steps ", cfg_.max_steps),
+              " at step ", state_.step, " (epoch ", epoch, ", batch ", state_.batch, " of ",
+              train_loader_->batches_per_epoch(), "): saved ", last_saved_, "; continue with --resume ", last_saved_));
+      break;
+    }
+    end_epoch(epoch, schedule_->for_update(state_.step - 1, epoch));
+    const bool max_reached = cfg_.max_steps > 0 && state_.step >= cfg_.max_steps;
+    if ((max_reached || g_signal.load() != 0) && epoch + 1 < cfg_.total_epochs()) {
+      result_.stopped_early = true;
+      say(str("Stopped after epoch ", epoch, " at step ", state_.step, "; continue with --resume ", last_saved_));
+      break;
+    }
+  }
+  result_.steps = state_.step;
+  result_.epochs_done = state_.epoch;
+  result_.best_metric = state_.best_metric;
+  result_.best_epoch = state_.best_epoch;
+  result_.train_seconds = now_s() - t0;
+  return result_;
+}
+
+}  // namespace nat::train
