@@ -7,9 +7,12 @@
 //                    fixed-order sum over the queries whose window covers that cell. Deterministic.
 //   fused        : the whole na2d forward per query (P saved), and its two-pass backward.
 // f32 and f64 accumulate in their own type; bf16/f16 in f32.
+#include <cstdlib>
+
 #include "core/backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/element_access.cuh"
+#include "cuda/na_tiled.cuh"
 #include "cuda/stream.h"
 #include "ops/na_index.h"
 #include "ops/na_kernels.h"
@@ -23,6 +26,13 @@ using nat::cuda::grid_for;
 using nat::cuda::load_c;
 using nat::cuda::store_c;
 using nat::cuda::with_cuda_float_type;
+
+// NAT_NA_REFERENCE=1 in the environment forces the one-thread-per-output reference kernels
+// (tests compare the tiled kernel against them).
+bool nat_na_force_reference() {
+  const char* e = std::getenv("NAT_NA_REFERENCE");
+  return e && e[0] == '1';
+}
 
 namespace {
 
@@ -349,6 +359,11 @@ void na_fused_forward(const NAProblem& p, DType dtype, double scale, const void*
                       const void* rpb, void* out, void* attn, int device) {
   NAT_CHECK(p.window() <= 512, "[na] the CUDA fused kernel handles windows up to 512 keys, got ", p.window());
   int64_t n = p.batch * p.heads * p.tokens();
+  if (na_tiled_forward_applies(p, dtype) && !nat_na_force_reference()) {
+    DeviceGuard g(device);
+    na_tiled_forward(p, dtype, scale, q, k, v, rpb, out, attn, current_stream(device));
+    return;
+  }
   launch(dtype, "na fused", device, [&](auto zero, cudaStream_t s) {
     using S = decltype(zero);
     na_fused_forward_kernel<S><<<grid_for(n, 128), 128, 0, s>>>(

@@ -12,6 +12,7 @@ namespace nat {
 // Host code must find std:: overloads for float (device code has them in the global namespace).
 #if !defined(__CUDA_ARCH__)
 using std::erf;
+using std::erfc;
 using std::exp;
 using std::log;
 using std::pow;
@@ -30,7 +31,8 @@ NAT_HOST_DEVICE NAT_INLINE T unary_value(UnaryOp op, T x, T p0, T p1) {
     case UnaryOp::tanh: return tanh(x);
     case UnaryOp::erf: return erf(x);
     case UnaryOp::abs: return x < T(0) ? -x : x;
-    case UnaryOp::gelu: return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440)));
+    // Phi(x) as 0.5 erfc(-x / sqrt 2): same value as 0.5 (1 + erf(x / sqrt 2)) without its cancellation for x < 0.
+    case UnaryOp::gelu: return T(0.5) * x * erfc(x * T(-0.70710678118654752440));
     case UnaryOp::pow_scalar: return pow(x, p0);
     case UnaryOp::clamp: return x < p0 ? p0 : (x > p1 ? p1 : x);
     case UnaryOp::affine: return p0 * x + p1;
@@ -52,7 +54,7 @@ NAT_HOST_DEVICE NAT_INLINE T unary_derivative(UnaryOp op, T x, T y, T p0, T p1) 
     case UnaryOp::erf: return T(1.12837916709551257390) * exp(-x * x);
     case UnaryOp::abs: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
     case UnaryOp::gelu: {
-      T cdf = T(0.5) * (T(1) + erf(x * T(0.70710678118654752440)));
+      T cdf = T(0.5) * erfc(x * T(-0.70710678118654752440));
       T pdf = T(0.39894228040143267794) * exp(T(-0.5) * x * x);
       return cdf + x * pdf;
     }

@@ -4,6 +4,7 @@
 #include "autograd/autograd.h"
 #include "ops/dropout.h"
 #include "ops/elementwise.h"
+#include "ops/linalg.h"
 #include "ops/loss.h"
 #include "ops/norm.h"
 #include "ops/reduce.h"

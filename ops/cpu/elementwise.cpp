@@ -1,7 +1,9 @@
 // CPU kernels for elementwise ops (ops/elementwise_kernels.h). The op is a template parameter so the
-// switch in elementwise_math.h folds away and the inner loops vectorise.
+// switch in elementwise_math.h folds away and the inner loops vectorise (libmvec's erf/erfc/exp through
+// ops/cpu/simd_math.h).
 #include <cmath>
 
+#include "ops/cpu/simd_math.h"
 #include "ops/elementwise_math.h"
 
 namespace nat::kernels::cpu {

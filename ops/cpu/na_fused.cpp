@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "ops/cpu/fast_exp.h"
+#include "ops/cpu/simd_math.h"
 #include "ops/cpu/na_common.h"
 
 namespace nat::kernels::cpu {
@@ -96,7 +96,7 @@ void fused_forward(const NAProblem& p, const Tables& tb, T scale, const T* q, co
         T sum = 0;
 #pragma omp simd reduction(+ : sum)
         for (int64_t t = 0; t < KK; ++t) {
-          P[t] = exp_vec(P[t] - mx);
+          P[t] = std::exp(P[t] - mx);
           sum += P[t];
         }
         T inv = T(1) / sum;

@@ -113,3 +113,22 @@ TEST(OpsElementwise, WhereRoutesGradients) {
   Tensor y = ops::where(c, Tensor::full({3}, 1.0), Tensor::full({3}, 2.0));
   EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{1, 2, 1}));
 }
+
+TEST(OpsElementwise, GeluF32MatchesExactFormula) {
+  // f32 GELU (vectorised libm erfc on the CPU) against the exact form in double, relative to the value
+  // itself: erfc avoids the cancellation of 1 + erf for negative x.
+  std::vector<float> xs;
+  for (int i = -4000; i <= 4000; ++i) xs.push_back(i * 0.0025f);
+  Tensor x = Tensor::from_vector(xs, {static_cast<int64_t>(xs.size())});
+  auto y = ops::gelu(x).to_vector<float>();
+  Tensor xd = set_requires_grad(x.to(DType::f64));
+  Tensor xf = set_requires_grad(x.clone());
+  backward(ops::sum(ops::gelu(xf)));
+  auto g = grad(xf).to_vector<float>();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    double v = xs[i], cdf = 0.5 * std::erfc(-v / std::sqrt(2.0));
+    double exact = v * cdf, dexact = cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2 * M_PI);
+    ASSERT_NEAR(y[i], exact, 1e-5 * std::fabs(exact) + 1e-30) << "x=" << v;  // relative, even in the far tail
+    ASSERT_NEAR(g[i], dexact, 5e-7 * std::max(1.0, std::fabs(v))) << "x=" << v;  // cdf + x pdf cancels near -0.75
+  }
+}

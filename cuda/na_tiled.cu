@@ -1,0 +1,126 @@
+// Tiled CUDA forward for Neighborhood Attention at NAT's shapes: 2-D, dilation 1, head_dim 32,
+// kernel 3..13. A block owns a TILE x TILE tile of queries of one (batch, head) and first loads the
+// haloed key and value tile — every key any of its queries can see — into shared memory, so each
+// key row is read from global memory once per tile instead of once per query. TILE = 14 - k keeps
+// the halo at 13 x 13 tokens (43 KB of f32 keys and values with padded rows). One thread per query
+// then computes its k*k logits (+ rpb), the softmax in registers, and the output from shared memory.
+// Used by na_fused_forward when those conditions hold; everything else takes the reference kernel.
+// The kernel size is a runtime argument: templating on it made nvcc take many minutes per file.
+#include "cuda/cuda_check.h"
+#include "cuda/element_access.cuh"
+#include "cuda/na_tiled.cuh"
+#include "cuda/stream.h"
+#include "ops/na_index.h"
+
+namespace nat::kernels::cuda {
+
+using nat::cuda::compute_type;
+using nat::cuda::load_c;
+using nat::cuda::store_c;
+
+namespace {
+
+constexpr int kDim = 32;
+constexpr int kHalo = 13;       // halo side: TILE + K - 1
+constexpr int kRow = kDim + 1;  // padded smem row against bank conflicts
+
+// grid: (tiles_w, tiles_h, B * heads); block: TILE * TILE threads, one per query.
+// q, k, v, out: [B, heads, H, W, 32]; rpb: [heads, 2K-1, 2K-1] or null; attn: [B, heads, H, W, K*K]
+template <typename S>
+__global__ void na_tiled_forward_kernel(int K, int64_t heads, int64_t H, int64_t W, float scale, const S* q,
+                                        const S* k, const S* v, const S* rpb, S* out, S* attn) {
+  const int TILE = kHalo - K + 1;
+  const int R = 2 * K - 1;
+  __shared__ float ks[kHalo * kHalo * kRow];
+  __shared__ float vs[kHalo * kHalo * kRow];
+  const int64_t bh = blockIdx.z, h = bh % heads;
+  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * TILE, j0 = static_cast<int64_t>(blockIdx.x) * TILE;
+  const int64_t i1 = min(i0 + TILE, H) - 1, j1 = min(j0 + TILE, W) - 1;
+  // Halo: from the first query's window start to the last query's window end (starts are monotone).
+  const int64_t r0 = na_window_start(i0, H, K, 1), c0 = na_window_start(j0, W, K, 1);
+  const int64_t nr = na_window_start(i1, H, K, 1) + K - r0, nc = na_window_start(j1, W, K, 1) + K - c0;
+  const S* kb = k + bh * H * W * kDim;
+  const S* vb = v + bh * H * W * kDim;
+  for (int64_t idx = threadIdx.x; idx < nr * nc * kDim; idx += blockDim.x) {
+    int64_t e = idx % kDim, cc = (idx / kDim) % nc, rr = idx / (kDim * nc);
+    int64_t g = ((r0 + rr) * W + (c0 + cc)) * kDim + e;
+    ks[(rr * kHalo + cc) * kRow + e] = load_c(kb, g);
+    vs[(rr * kHalo + cc) * kRow + e] = load_c(vb, g);
+  }
+  __syncthreads();
+  const int64_t i = i0 + threadIdx.x / TILE, j = j0 + threadIdx.x % TILE;
+  if (i > i1 || j > j1) return;
+  const int64_t x = i * W + j;
+  float qv[kDim];
+  for (int e = 0; e < kDim; ++e) qv[e] = scale * static_cast<float>(load_c(q + (bh * H * W + x) * kDim, e));
+  const int64_t si = na_window_start(i, H, K, 1) - r0, sj = na_window_start(j, W, K, 1) - c0;
+  const int64_t pi = na_pb_start(i, H, K, 1), pj = na_pb_start(j, W, K, 1);
+  float lg[kHalo * kHalo];  // K * K <= 169 logits
+  float mx = -INFINITY;
+  for (int a = 0; a < K; ++a)
+    for (int b = 0; b < K; ++b) {
+      const float* kr = ks + ((si + a) * kHalo + (sj + b)) * kRow;
+      float s = 0;
+#pragma unroll
+      for (int e = 0; e < kDim; ++e) s += qv[e] * kr[e];
+      if (rpb) s += static_cast<float>(load_c(rpb, (h * R + pi + a) * R + pj + b));
+      lg[a * K + b] = s;
+      mx = fmaxf(mx, s);
+    }
+  float sum = 0;
+  for (int t = 0; t < K * K; ++t) {
+    lg[t] = __expf(lg[t] - mx);
+    sum += lg[t];
+  }
+  const float inv = 1.0f / sum;
+  S* P = attn + (bh * H * W + x) * (K * K);
+  for (int t = 0; t < K * K; ++t) {
+    lg[t] *= inv;
+    store_c(P, t, lg[t]);
+  }
+  float acc[kDim];
+#pragma unroll
+  for (int e = 0; e < kDim; ++e) acc[e] = 0;
+  for (int a = 0; a < K; ++a)
+    for (int b = 0; b < K; ++b) {
+      const float* vr = vs + ((si + a) * kHalo + (sj + b)) * kRow;
+      const float w = lg[a * K + b];
+#pragma unroll
+      for (int e = 0; e < kDim; ++e) acc[e] += w * vr[e];
+    }
+  S* o = out + (bh * H * W + x) * kDim;
+#pragma unroll
+  for (int e = 0; e < kDim; ++e) store_c(o, e, acc[e]);
+}
+
+// One instantiation per storage type; the kernel size stays a runtime value (compile time matters).
+template <typename S>
+void launch_tiled(const NAProblem& p, double scale, const void* q, const void* k, const void* v, const void* rpb,
+                  void* out, void* attn, cudaStream_t s) {
+  const int K = static_cast<int>(p.kernel[1]), TILE = kHalo - K + 1;
+  dim3 grid(static_cast<unsigned>((p.size[2] + TILE - 1) / TILE), static_cast<unsigned>((p.size[1] + TILE - 1) / TILE),
+            static_cast<unsigned>(p.batch * p.heads));
+  na_tiled_forward_kernel<S><<<grid, TILE * TILE, 0, s>>>(
+      K, p.heads, p.size[1], p.size[2], static_cast<float>(scale), static_cast<const S*>(q), static_cast<const S*>(k),
+      static_cast<const S*>(v), static_cast<const S*>(rpb), static_cast<S*>(out), static_cast<S*>(attn));
+  NAT_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+bool na_tiled_forward_applies(const NAProblem& p, DType dtype) {
+  return p.size[0] == 1 && p.kernel[0] == 1 && p.dim == kDim && p.kernel[1] == p.kernel[2] && p.kernel[1] >= 3 &&
+         p.kernel[1] <= 13 && p.dilation[1] == 1 && p.dilation[2] == 1 &&
+         (dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::f16);
+}
+
+void na_tiled_forward(const NAProblem& p, DType dtype, double scale, const void* q, const void* k, const void* v,
+                      const void* rpb, void* out, void* attn, cudaStream_t s) {
+  switch (dtype) {
+    case DType::f32: launch_tiled<float>(p, scale, q, k, v, rpb, out, attn, s); break;
+    case DType::bf16: launch_tiled<bf16>(p, scale, q, k, v, rpb, out, attn, s); break;
+    default: launch_tiled<f16>(p, scale, q, k, v, rpb, out, attn, s); break;
+  }
+}
+
+}  // namespace nat::kernels::cuda
