@@ -94,3 +94,33 @@ TEST(OpsNaCuda, AutogradNa2dMatchesCpuAndDrpbIsDeterministic) {
                         detach(gpu[3]).to(DType::bf16), 7, 2);
   EXPECT_LT(max_abs_diff(ob.to(DType::f32), o1), 5e-2);
 }
+
+TEST(OpsNaCuda, FusedForwardTiledAndReferenceMatchCpu) {
+  NAT_SKIP_WITHOUT_CUDA();
+  // head_dim 32, dilation 1: the tiled kernel; dilation 2: the reference kernel. Maps not multiples of the tile.
+  struct Cfg { int64_t H, W, k, d; };
+  for (Cfg c : {Cfg{56, 56, 7, 1}, Cfg{15, 17, 3, 1}, Cfg{20, 13, 5, 1}, Cfg{13, 13, 13, 1}, Cfg{11, 12, 9, 1},
+                Cfg{7, 7, 7, 1}, Cfg{16, 18, 5, 2}}) {
+    SCOPED_TRACE(::testing::Message() << "H=" << c.H << " W=" << c.W << " k=" << c.k << " d=" << c.d);
+    NAProblem p;
+    p.batch = 2;
+    p.heads = 3;
+    p.dim = 32;
+    p.size[1] = c.H;
+    p.size[2] = c.W;
+    p.kernel[1] = p.kernel[2] = c.k;
+    p.dilation[1] = p.dilation[2] = c.d;
+    Shape ts{2, 3, c.H, c.W, 32}, as{2, 3, c.H, c.W, c.k * c.k}, rs{3, 2 * c.k - 1, 2 * c.k - 1};
+    Tensor q = rnd(ts, 1), k = rnd(ts, 2), v = rnd(ts, 3), rpb = rnd(rs, 4);
+    Tensor o = Tensor::empty(ts), P = Tensor::empty(as);
+    kernels::cpu::na_fused_forward(p, DType::f32, 0.17677669529663687, q.data_ptr(), k.data_ptr(), v.data_ptr(),
+                                   rpb.data_ptr(), o.data_ptr(), P.data_ptr(), 0);
+    Device cu = Device::cuda(0);
+    Tensor oc = poisoned(ts, DType::f32, cu), Pc = poisoned(as, DType::f32, cu);
+    Tensor qc = q.cuda(), kc = k.cuda(), vc = v.cuda(), rc = rpb.cuda();
+    kernels::cuda::na_fused_forward(p, DType::f32, 0.17677669529663687, qc.data_ptr(), kc.data_ptr(), vc.data_ptr(),
+                                    rc.data_ptr(), oc.data_ptr(), Pc.data_ptr(), 0);
+    EXPECT_LT(max_abs_diff(o, oc), 1e-5);
+    EXPECT_LT(max_abs_diff(P, Pc), 1e-6);
+  }
+}
