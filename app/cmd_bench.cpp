@@ -73,6 +73,7 @@ const char* kHelp =
     "         move (q, k, v, rpb in; out written; backward also reads dout and writes dq, dk, dv, drpb),\n"
     "         and the same shapes through a pure-PyTorch NA (neighbourhood gather + einsum) in the same run.\n"
     "  loader the data pipeline, vs torchvision + PIL (nat bench loader --help)\n"
+    "  model  a whole NAT: forward and training-step images/s, vs PyTorch (nat bench model --help)\n"
     "  train  the whole train loop (loader + step) for nat_mini at 224 (nat bench train --help)\n";
 
 int bench_na(const Args& args) {
@@ -122,10 +123,12 @@ int bench_na(const Args& args) {
 }  // namespace
 
 int bench_loader(const std::vector<std::string>& argv);  // app/bench_loader.cpp
+int bench_model(const std::vector<std::string>& argv);   // app/bench_model.cpp
 int bench_train(const std::vector<std::string>& argv);   // app/bench_train.cpp
 
 int cmd_bench(const std::vector<std::string>& argv) {
   if (!argv.empty() && argv[0] == "loader") return bench_loader({argv.begin() + 1, argv.end()});
+  if (!argv.empty() && argv[0] == "model") return bench_model({argv.begin() + 1, argv.end()});
   if (!argv.empty() && argv[0] == "train") return bench_train({argv.begin() + 1, argv.end()});
   Args args("bench", argv, {"batch", "reps", "device"}, {"no-torch", "cpu-time"});
   g_cpu_time = args.flag("cpu-time");
@@ -135,7 +138,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   }
   const std::string& what = args.positional()[0];
   if (what == "na") return bench_na(args);
-  NAT_THROW("unknown benchmark '", what, "' (available: na, loader)");
+  NAT_THROW("unknown benchmark '", what, "' (available: na, loader, model)");
 }
 
 }  // namespace nat::app

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 
+#include "app/args.h"
 #include "app/commands.h"
 #include "core/backend.h"
 #include "core/dtype.h"
@@ -11,14 +12,19 @@
 
 namespace nat::app {
 
-int cmd_info(const std::vector<std::string>& args) {
-  for (const auto& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::printf("usage: nat info\n\nPrints the build configuration, the devices found and the supported dtypes.\n");
-      return 0;
-    }
-    NAT_THROW("unknown option '", a, "' (see nat info --help)");
+int info_model(const Args& args);  // app/info_model.cpp
+
+int cmd_info(const std::vector<std::string>& argv) {
+  Args args("info", argv, {"model", "img-size", "batch", "depth"}, {"keys"});
+  if (args.help()) {
+    std::printf(
+        "usage: nat info\n       nat info --model NAME [--img-size N] [--batch B] [--depth D] [--keys]\n\n"
+        "Without --model: the build configuration, the devices found and the supported dtypes.\n"
+        "With --model: the model's module table (output shapes, parameters, FLOPs) and totals.\n");
+    return 0;
   }
+  NAT_CHECK(args.positional().empty(), "unexpected argument '", args.positional()[0], "' (see nat info --help)");
+  if (args.has("model")) return info_model(args);
   std::printf("nat.cpp %s\n", NAT_VERSION);
   std::printf("  compiler      : %s\n", __VERSION__);
   std::printf("  C++ standard  : %ld\n", static_cast<long>(__cplusplus));

@@ -16,6 +16,7 @@ struct Command {
 int cmd_info(const std::vector<std::string>& args);
 int cmd_kernel(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
+int cmd_forward(const std::vector<std::string>& args);
 int cmd_data(const std::vector<std::string>& args);
 int cmd_train(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);

@@ -15,6 +15,7 @@ const std::vector<nat::app::Command>& commands() {
       {"info", "show the build, the devices and the dtypes this nat.cpp supports", nat::app::cmd_info},
       {"kernel", "run one kernel (na2d) on safetensors inputs, for cross-checking", nat::app::cmd_kernel},
       {"bench", "measure speed (na), compared with PyTorch in the same run", nat::app::cmd_bench},
+      {"forward", "run a NAT on safetensors images: logits, loss and gradients, for cross-checking", nat::app::cmd_forward},
       {"data", "dataset tools: check a tree, build the digits dataset, preview augmentations", nat::app::cmd_data},
       {"train", "train a NAT from a YAML config (timm keys), resume exactly, --dry-run", nat::app::cmd_train},
       {"eval", "loss, top-1 and top-5 of a checkpoint on a config's val split", nat::app::cmd_eval},
