@@ -89,8 +89,8 @@ int bench_na(const Args& args) {
   std::printf("nat bench na: batch %lld, k %lld, head_dim %lld, %s, %d thread(s), %s time%s\n", static_cast<long long>(B),
               static_cast<long long>(K), static_cast<long long>(C), dev.str().c_str(), threads, g_cpu_time ? "CPU" : "wall",
               torch.empty() ? "" : (", vs PyTorch " + torch[0].value("torch", std::string("?"))).c_str());
-  std::printf("%-6s %-20s %10s %9s %12s %9s %11s %11s\n", "stage", "q/k/v shape", "fwd ms", "fwd GB/s",
-              "fwd+bwd ms", "GB/s", "torch fwd", "torch f+b");
+  std::printf("%-5s %-19s %8s %8s %9s %8s | %10s %10s %9s %8s\n", "stage", "q/k/v shape", "fwd ms", "GB/s",
+              "torch ms", "ratio", "f+b ms", "GB/s", "torch ms", "ratio");
   for (int s = 0; s < 4; ++s) {
     Shape ts{B, heads[s], L[s], L[s], C};
     Generator g(s);
@@ -105,16 +105,18 @@ int bench_na(const Args& args) {
     }, 1, reps, dev);
     double tok = static_cast<double>(q.nbytes()), rb = static_cast<double>(rpb.nbytes());
     double fwd_bytes = 4 * tok + rb, fb_bytes = fwd_bytes + 4 * tok + 2 * rb + tok;  // + dout, dq, dk, dv, drpb
-    char tf[32] = "-", tb[32] = "-";
+    char tf[32] = "-", tfr[32] = "-", tb[32] = "-", tbr[32] = "-";
     for (const auto& j : torch)
       if (j.value("stage", -1) == s) {
-        std::snprintf(tf, sizeof tf, "%.1fx", j["fwd_ms"].get<double>() / fwd);
-        std::snprintf(tb, sizeof tb, "%.1fx", j["fwdbwd_ms"].get<double>() / fb);
+        std::snprintf(tf, sizeof tf, "%.2f", j["fwd_ms"].get<double>());
+        std::snprintf(tfr, sizeof tfr, "%.1fx", j["fwd_ms"].get<double>() / fwd);
+        std::snprintf(tb, sizeof tb, "%.2f", j["fwdbwd_ms"].get<double>());
+        std::snprintf(tbr, sizeof tbr, "%.1fx", j["fwdbwd_ms"].get<double>() / fb);
       }
-    std::printf("%-6d %-20s %10.2f %9.2f %12.2f %9.2f %11s %11s\n", s, shape_str(ts).c_str(), fwd,
-                fwd_bytes / fwd / 1e6, fb, fb_bytes / fb / 1e6, tf, tb);
+    std::printf("%-5d %-19s %8.2f %8.2f %9s %8s | %10.2f %10.2f %9s %8s\n", s, shape_str(ts).c_str(), fwd,
+                fwd_bytes / fwd / 1e6, tf, tfr, fb, fb_bytes / fb / 1e6, tb, tbr);
   }
-  if (!torch.empty()) std::printf("torch columns: PyTorch time / nat.cpp time (higher is better for nat.cpp)\n");
+  if (!torch.empty()) std::printf("ratio: PyTorch time / nat.cpp time (above 1: nat.cpp is faster)\n");
   else if (dev.is_cpu() && !args.flag("no-torch"))
     std::printf("PyTorch not found (/usr/bin/python3 with python3-torch): no comparison\n");
   return 0;
