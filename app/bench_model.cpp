@@ -72,9 +72,10 @@ class BenchAdamW {
       m_[i] = m_[i].defined() ? ops::add(ops::mul(m_[i], b1), ops::mul(g, 1 - b1)) : ops::mul(g, 1 - b1);
       Tensor g2 = ops::mul(g, g);
       v_[i] = v_[i].defined() ? ops::add(ops::mul(v_[i], b2), ops::mul(g2, 1 - b2)) : ops::mul(g2, 1 - b2);
-      Tensor denom = ops::add(ops::sqrt(ops::mul(v_[i], 1 / bc2)), eps);
-      Tensor update = ops::div(ops::mul(m_[i], lr_ / bc1), denom);
-      p.copy_(ops::sub(ops::mul(p, 1 - lr_ * wd_), update));
+      // step * m / (sqrt(v / bc2) + eps) with step = lr / bc1, as m / (sqrt(v) / (sqrt(bc2) step) + eps / step).
+      const double step = lr_ / bc1;
+      Tensor denom = ops::affine(ops::sqrt(v_[i]), 1 / (std::sqrt(bc2) * step), eps / step);
+      p.copy_(ops::sub(ops::mul(p, 1 - lr_ * wd_), ops::div(m_[i], denom)));
     }
   }
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "autograd/autograd.h"
 #include "nn/init.h"
 #include "ops/elementwise.h"
 #include "ops/na.h"
@@ -43,9 +44,19 @@ Tensor NeighborhoodAttention2D::forward(const Tensor& x) {
   const bool pad = Hp != H || Wp != W;
   // Zero-pad bottom/right before qkv (F.pad order: C, then W, then H).
   Tensor xp = pad ? ops::pad(x, {0, 0, 0, Wp - W, 0, Hp - H}) : x;
-  // qkv channel c3 = s*C + h*hd + e (s: q/k/v) -> [3, B, heads, Hp, Wp, hd].
-  Tensor t = ops::permute(ops::reshape(qkv->forward(xp), {B, Hp, Wp, 3, heads, head_dim}), {3, 0, 4, 1, 2, 5});
-  Tensor q = ops::select(t, 0, 0), kk = ops::select(t, 0, 1), v = ops::select(t, 0, 2);
+  // qkv channel c3 = s*C + h*hd + e (s = 0, 1, 2 for q, k, v). Each of q, k, v is its own GEMM on a row
+  // block of qkv.weight: the same arithmetic as one [3C, C] GEMM, but backward then scatters into the small
+  // weight instead of splitting a [3, B, heads, H, W, hd] activation gradient. -> [B, heads, Hp, Wp, hd].
+  auto project = [&](int64_t s) {
+    Tensor w = ops::slice(qkv->weight, 0, s * C, (s + 1) * C);
+    Tensor b = qkv->bias.defined() ? ops::slice(qkv->bias, 0, s * C, (s + 1) * C) : Tensor();
+    return ops::permute(ops::reshape(ops::linear(xp, w, b), {B, Hp, Wp, heads, head_dim}), {0, 3, 1, 2, 4});
+  };
+  Tensor q = project(0), kk = project(1), v = project(2);
+  if (keep_attention) {
+    NoGradGuard no_grad;
+    attention = ops::softmax(ops::na2d_qk(ops::mul(q, 1.0 / std::sqrt(static_cast<double>(head_dim))), kk, rpb, k, d));
+  }
   Tensor o;
   if (attn_drop->p > 0 && is_training()) {
     Tensor logits = ops::na2d_qk(ops::mul(q, 1.0 / std::sqrt(static_cast<double>(head_dim))), kk, rpb, k, d);

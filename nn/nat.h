@@ -30,8 +30,9 @@ struct NeighborhoodAttentionOptions {
   double proj_drop = 0.0;
 };
 
-// x [B, H, W, C] -> qkv Linear(C, 3C) -> [3, B, heads, H, W, C/heads] -> na2d (q scaled by hd^-0.5, rpb
-// [heads, 2k-1, 2k-1] added unscaled) -> [B, H, W, C] -> proj Linear(C, C).
+// x [B, H, W, C] -> qkv Linear(C, 3C) -> q, k, v [B, heads, H, W, C/heads] -> na2d (q scaled by hd^-0.5, rpb
+// [heads, 2k-1, 2k-1] added unscaled) -> [B, H, W, C] -> proj Linear(C, C). forward() runs qkv as three GEMMs
+// on row blocks of qkv.weight (q, k, v), the same numbers as one, with a cheaper backward.
 class NeighborhoodAttention2D : public UnaryModule {
  public:
   explicit NeighborhoodAttention2D(const NeighborhoodAttentionOptions& options, Generator& gen = default_generator());
@@ -45,6 +46,11 @@ class NeighborhoodAttention2D : public UnaryModule {
   std::shared_ptr<Dropout> attn_drop;
   std::shared_ptr<Linear> proj;
   std::shared_ptr<Dropout> proj_drop;
+  // Set keep_attention to have forward() also store its softmax probabilities in `attention`, [B, heads, Hp,
+  // Wp, k*k], recomputed without autograd by the unfused ops (the fused na2d keeps them internal). For
+  // visualisation (`nat attn`); off by default, and the output is the same either way.
+  bool keep_attention = false;
+  Tensor attention;
 };
 
 // ~~~~~~ NATLayer ~~~~~~
