@@ -52,9 +52,11 @@ int data_check(const Args& args) {
     std::printf("%s\n", path.c_str());
     std::fflush(stdout);
   };
-  if (isatty(fileno(stderr))) opt.on_progress = [](int64_t done, int64_t total) {
-    std::fprintf(stderr, "\rnat data check: %lld / %lld files", static_cast<long long>(done), static_cast<long long>(total));
-  };
+  if (isatty(fileno(stderr)))
+    opt.on_progress = [](int64_t done, int64_t total) {
+      std::fprintf(stderr, "\rnat data check: %lld / %lld files", static_cast<long long>(done),
+                   static_cast<long long>(total));
+    };
   data::CheckReport r = data::check_tree(dir, opt);
   if (opt.on_progress && r.files >= 1000) std::fprintf(stderr, "\n");
   std::fprintf(stderr, "nat data check: %lld files (%.1f MiB) in %.1f s: %zu undecodable\n",
@@ -75,8 +77,10 @@ int data_check(const Args& args) {
 int data_digits(const Args& args) {
   const std::string out = args.required("out");
   data::DigitsSummary s = data::build_digits(out, args.get("sheet"), args.flag("force"));
-  std::printf("nat data digits: wrote %lld train and %lld val images (10 classes, 20x20 grayscale PNG) to %s\n"
-              "  from %s\n", static_cast<long long>(s.train), static_cast<long long>(s.val), out.c_str(), s.sheet.c_str());
+  std::printf(
+      "nat data digits: wrote %lld train and %lld val images (10 classes, 20x20 grayscale PNG) to %s\n"
+      "  from %s\n",
+      static_cast<long long>(s.train), static_cast<long long>(s.val), out.c_str(), s.sheet.c_str());
   return 0;
 }
 
@@ -124,7 +128,8 @@ int cmd_data(const std::vector<std::string>& argv) {
   }
   const std::string& what = args.positional()[0];
   if (what == "check") return data_check(args);
-  NAT_CHECK(args.positional().size() == 1, "unexpected argument '", args.positional().back(), "' (see nat data --help)");
+  NAT_CHECK(args.positional().size() == 1, "unexpected argument '", args.positional().back(),
+            "' (see nat data --help)");
   if (what == "digits") return data_digits(args);
   if (what == "preview") return data_preview(args);
   NAT_THROW("unknown data command '", what, "' (available: check, digits, preview)");

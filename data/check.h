@@ -11,8 +11,8 @@
 namespace nat::data {
 
 struct CheckOptions {
-  int64_t workers = 0;    // 0: all hardware threads
-  bool all_files = false; // also files without an image extension
+  int64_t workers = 0;     // 0: all hardware threads
+  bool all_files = false;  // also files without an image extension
   // Called (from one thread at a time) for each file that fails, as soon as it is found.
   std::function<void(const std::string& path, const std::string& reason)> on_bad;
   // Called now and then (from one thread at a time) with the number of files done.

@@ -31,8 +31,10 @@ bool is_interp(const std::string& s, bool allow_random) {
 
 void DataConfig::validate() const {
   const char* w = "[data config] ";
-  NAT_CHECK(dataset.empty() || dataset == "folder" || dataset == "imagefolder", w, "dataset: only ImageFolder "
-            "trees are supported (\"\", \"folder\"), got \"", dataset, "\"");
+  NAT_CHECK(dataset.empty() || dataset == "folder" || dataset == "imagefolder", w,
+            "dataset: only ImageFolder "
+            "trees are supported (\"\", \"folder\"), got \"",
+            dataset, "\"");
   NAT_CHECK(!train_split.empty(), w, "train_split must not be empty");
   NAT_CHECK(!val_split.empty(), w, "val_split must not be empty");
   NAT_CHECK(num_classes >= 0, w, "num_classes must be >= 0 (0: from the dataset), got ", num_classes);
@@ -45,8 +47,8 @@ void DataConfig::validate() const {
   }
   NAT_CHECK(is_interp(interpolation, false), w, "interpolation must be bilinear or bicubic, got \"", interpolation,
             "\"");
-  NAT_CHECK(is_interp(train_interpolation, true), w,
-            "train_interpolation must be random, bilinear or bicubic, got \"", train_interpolation, "\"");
+  NAT_CHECK(is_interp(train_interpolation, true), w, "train_interpolation must be random, bilinear or bicubic, got \"",
+            train_interpolation, "\"");
   NAT_CHECK(batch_size >= 1, w, "batch_size must be >= 1, got ", batch_size);
   NAT_CHECK(validation_batch_size >= 0, w, "validation_batch_size must be >= 0, got ", validation_batch_size);
   NAT_CHECK(workers >= 0 && workers <= 1024, w, "workers must be in [0, 1024], got ", workers);
@@ -128,8 +130,8 @@ std::vector<std::pair<std::string, std::string>> DataConfig::rows() const {
 RandAugmentSpec parse_rand_augment(const std::string& aa) {
   RandAugmentSpec s;
   if (aa.empty() || aa == "none" || aa == "None") return s;
-  NAT_CHECK(aa.rfind("rand", 0) == 0, "[data config] aa: only RandAugment strings (rand-...) are supported, got \"",
-            aa, "\" (AutoAugment policies and AugMix are not implemented)");
+  NAT_CHECK(aa.rfind("rand", 0) == 0, "[data config] aa: only RandAugment strings (rand-...) are supported, got \"", aa,
+            "\" (AutoAugment policies and AugMix are not implemented)");
   std::vector<std::string> parts;
   std::stringstream ss(aa);
   for (std::string p; std::getline(ss, p, '-');) parts.push_back(p);
@@ -150,13 +152,21 @@ RandAugmentSpec parse_rand_augment(const std::string& aa) {
     } catch (...) {
       NAT_THROW("[data config] aa: section \"", p, "\" of \"", aa, "\" has no valid number");
     }
-    if (key == "m") s.magnitude = static_cast<int>(v);
-    else if (key == "n") s.num_layers = static_cast<int>(v);
-    else if (key == "mstd") s.magnitude_std = v > 100 ? std::numeric_limits<double>::infinity() : v;
-    else if (key == "mmax") s.magnitude_max = static_cast<int>(v);
-    else if (key == "inc") s.increasing = v != 0;  // (timm tests the string, so even "inc0" enables it)
-    else if (key == "p") s.prob = v;
-    else NAT_THROW("[data config] aa: unknown RandAugment section \"", p, "\" in \"", aa, "\" (known: m, n, mstd, mmax, inc, p)");
+    if (key == "m")
+      s.magnitude = static_cast<int>(v);
+    else if (key == "n")
+      s.num_layers = static_cast<int>(v);
+    else if (key == "mstd")
+      s.magnitude_std = v > 100 ? std::numeric_limits<double>::infinity() : v;
+    else if (key == "mmax")
+      s.magnitude_max = static_cast<int>(v);
+    else if (key == "inc")
+      s.increasing = v != 0;  // (timm tests the string, so even "inc0" enables it)
+    else if (key == "p")
+      s.prob = v;
+    else
+      NAT_THROW("[data config] aa: unknown RandAugment section \"", p, "\" in \"", aa,
+                "\" (known: m, n, mstd, mmax, inc, p)");
   }
   NAT_CHECK(s.num_layers >= 0 && s.num_layers <= 16, "[data config] aa: n must be in [0, 16], got ", s.num_layers);
   NAT_CHECK(s.magnitude >= 0, "[data config] aa: m must be >= 0, got ", s.magnitude);

@@ -23,11 +23,11 @@ struct DataConfig {
 
   // ---- input size and normalisation ----
   int64_t img_size = 224;
-  double crop_pct = 0.875;                                  // eval: resize to floor(img_size / crop_pct)
-  std::array<double, 3> mean = {0.485, 0.456, 0.406};       // IMAGENET_DEFAULT_MEAN
-  std::array<double, 3> std = {0.229, 0.224, 0.225};        // IMAGENET_DEFAULT_STD
-  std::string interpolation = "bicubic";                    // eval resize (timm: '' -> model default bicubic)
-  std::string train_interpolation = "random";               // random | bilinear | bicubic
+  double crop_pct = 0.875;                             // eval: resize to floor(img_size / crop_pct)
+  std::array<double, 3> mean = {0.485, 0.456, 0.406};  // IMAGENET_DEFAULT_MEAN
+  std::array<double, 3> std = {0.229, 0.224, 0.225};   // IMAGENET_DEFAULT_STD
+  std::string interpolation = "bicubic";               // eval resize (timm: '' -> model default bicubic)
+  std::string train_interpolation = "random";          // random | bilinear | bicubic
 
   // ---- batching ----
   int64_t batch_size = 128;
@@ -42,10 +42,10 @@ struct DataConfig {
   std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};
   double hflip = 0.5;
   double vflip = 0.0;
-  double color_jitter = 0.4;               // applied only when `aa` is off, as in timm
+  double color_jitter = 0.4;                // applied only when `aa` is off, as in timm
   std::string aa = "rand-m9-mstd0.5-inc1";  // RandAugment config string; "" or "none": off (timm: None)
-  double reprob = 0.25;                    // timm: 0
-  std::string remode = "pixel";            // const | rand | pixel (timm@9d6aad4 CLI: const)
+  double reprob = 0.25;                     // timm: 0
+  std::string remode = "pixel";             // const | rand | pixel (timm@9d6aad4 CLI: const)
   int64_t recount = 1;
 
   // ---- mixup / cutmix (batch level) ----
@@ -69,12 +69,12 @@ struct DataConfig {
 // Parsed form of a timm RandAugment string such as "rand-m9-mstd0.5-inc1".
 struct RandAugmentSpec {
   bool enabled = false;
-  int num_layers = 2;           // n
-  double magnitude = 10;        // m (timm's default when absent: _LEVEL_DENOM)
-  double magnitude_std = 0;     // mstd (> 100: uniform in [0, m])
-  double magnitude_max = 10;    // mmax
-  double prob = 0.5;            // p: probability that each chosen op is applied
-  bool increasing = false;      // inc1: the "increasing severity" op set
+  int num_layers = 2;         // n
+  double magnitude = 10;      // m (timm's default when absent: _LEVEL_DENOM)
+  double magnitude_std = 0;   // mstd (> 100: uniform in [0, m])
+  double magnitude_max = 10;  // mmax
+  double prob = 0.5;          // p: probability that each chosen op is applied
+  bool increasing = false;    // inc1: the "increasing severity" op set
 };
 // "" and "none" give a disabled spec; anything but rand-* (AutoAugment, AugMix) throws, naming `aa`.
 RandAugmentSpec parse_rand_augment(const std::string& aa);

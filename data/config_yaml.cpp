@@ -21,8 +21,8 @@ T as(const YAML::Node& n, const std::string& key) {
     return n.as<T>();
   } catch (const YAML::Exception&) {
     NAT_THROW("key '", key, "': expected ",
-              std::is_same_v<T, bool> ? "true or false"
-              : std::is_integral_v<T> ? "an integer"
+              std::is_same_v<T, bool>       ? "true or false"
+              : std::is_integral_v<T>       ? "an integer"
               : std::is_floating_point_v<T> ? "a number"
                                             : "a string",
               ", got '", YAML::Dump(n), "'");

@@ -72,7 +72,8 @@ DecodedRegion decode_rgb_region(const uint8_t* data, size_t size, int reduce, cv
   DecodedRegion out;
   int flags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
   if (fmt == ImageFormat::jpeg) {
-    if (!jpeg_has_eoi(data, size)) throw DecodeError("truncated or corrupt JPEG (no end-of-image marker after the scan data)");
+    if (!jpeg_has_eoi(data, size))
+      throw DecodeError("truncated or corrupt JPEG (no end-of-image marker after the scan data)");
 #if NAT_WITH_LIBJPEG
     std::string error;
     JpegResult r = decode_jpeg_region(data, size, reduce, want, out.rgb, &out.x0, &out.y0, error);

@@ -55,7 +55,8 @@ std::string find_digits_sheet(const std::string& hint) {
   }
   for (std::string p : {std::string(kDebianSheet), std::string(kDebianSheet) + ".gz"})
     if (fs::is_regular_file(p, ec)) return p;
-  NAT_THROW("[digits] the handwritten-digit sheet ", kDebianSheet, " is missing. It ships with Debian's opencv-doc "
+  NAT_THROW("[digits] the handwritten-digit sheet ", kDebianSheet,
+            " is missing. It ships with Debian's opencv-doc "
             "package: run `apt-get install -y opencv-doc` (as root), or pass --sheet PATH to a copy of OpenCV's "
             "samples/data/digits.png");
 }

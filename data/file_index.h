@@ -15,7 +15,7 @@ namespace nat::data {
 
 struct FileIndex {
   std::vector<std::pair<std::string, int64_t>> dirs;  // folder relative to the root ("." for it), mtime ns
-  std::vector<std::string> files;                      // image files relative to the root, unsorted
+  std::vector<std::string> files;                     // image files relative to the root, unsorted
 };
 
 // Walks `root` recursively (following symlinks, as timm's os.walk(followlinks=True)), keeping files

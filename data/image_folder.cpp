@@ -198,17 +198,21 @@ ImageFolder::ImageFolder(const std::string& split_dir, ImageFolderOptions option
     return a.first < b.first;
   });
 
-  NAT_CHECK(!kept.empty(), "[image folder] no images in ", root_, " (", index->files.size(),
-            " image files found", at_root ? str(", ", at_root, " of them directly in the split folder with no class folder;"
-                                                " a flat layout such as ImageNet's original val/ must be sorted into"
-                                                " <split>/<class>/ first") : std::string(),
+  NAT_CHECK(!kept.empty(), "[image folder] no images in ", root_, " (", index->files.size(), " image files found",
+            at_root ? str(", ", at_root,
+                          " of them directly in the split folder with no class folder;"
+                          " a flat layout such as ImageNet's original val/ must be sorted into"
+                          " <split>/<class>/ first")
+                    : std::string(),
             "; images are .png, .jpg or .jpeg files inside one folder per class)");
   if (at_root > 0)
     std::fprintf(stderr, "nat data: warning: %lld image(s) directly in %s have no class folder and are ignored\n",
                  static_cast<long long>(at_root), root_.c_str());
   if (!unknown.empty())
-    std::fprintf(stderr, "nat data: warning: %zu folder(s) of %s are not among the %zu given classes (first: %s); "
-                 "their images are ignored\n", unknown.size(), root_.c_str(), classes_.size(), unknown.begin()->c_str());
+    std::fprintf(stderr,
+                 "nat data: warning: %zu folder(s) of %s are not among the %zu given classes (first: %s); "
+                 "their images are ignored\n",
+                 unknown.size(), root_.c_str(), classes_.size(), unknown.begin()->c_str());
 
   samples_.reserve(kept.size());
   for (auto& k : kept) samples_.push_back({(fs::path(root_) / k.first).string(), k.second});

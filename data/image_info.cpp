@@ -18,7 +18,7 @@ uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1
 void probe_jpeg(const uint8_t* d, size_t n, ImageInfo& info) {
   size_t i = 2;  // after SOI
   while (i + 4 <= n) {
-    if (d[i] != 0xFF) return;  // not at a marker: corrupt header
+    if (d[i] != 0xFF) return;           // not at a marker: corrupt header
     while (i < n && d[i] == 0xFF) ++i;  // fill bytes
     if (i >= n) return;
     uint8_t m = d[i++];
@@ -46,12 +46,21 @@ void probe_png(const uint8_t* d, size_t n, ImageInfo& info) {
   info.height = static_cast<int>(be32(d + 20));
   info.bit_depth = d[24];
   switch (d[25]) {  // colour type
-    case 0: info.channels = 1; break;
-    case 2: info.channels = 3; break;
-    case 3: info.channels = 3; break;  // palette, expands to RGB
-    case 4: info.channels = 2; break;
-    case 6: info.channels = 4; break;
-    default: info.channels = 0;
+    case 0:
+      info.channels = 1;
+      break;
+    case 2:  // RGB
+    case 3:  // palette, expands to RGB
+      info.channels = 3;
+      break;
+    case 4:
+      info.channels = 2;
+      break;
+    case 6:
+      info.channels = 4;
+      break;
+    default:
+      info.channels = 0;
   }
   if (info.width <= 0 || info.height <= 0) info.width = info.height = 0;
 }
@@ -60,13 +69,20 @@ void probe_png(const uint8_t* d, size_t n, ImageInfo& info) {
 
 const char* format_name(ImageFormat f) {
   switch (f) {
-    case ImageFormat::jpeg: return "JPEG";
-    case ImageFormat::png: return "PNG";
-    case ImageFormat::bmp: return "BMP";
-    case ImageFormat::gif: return "GIF";
-    case ImageFormat::webp: return "WebP";
-    case ImageFormat::tiff: return "TIFF";
-    case ImageFormat::unknown: break;
+    case ImageFormat::jpeg:
+      return "JPEG";
+    case ImageFormat::png:
+      return "PNG";
+    case ImageFormat::bmp:
+      return "BMP";
+    case ImageFormat::gif:
+      return "GIF";
+    case ImageFormat::webp:
+      return "WebP";
+    case ImageFormat::tiff:
+      return "TIFF";
+    case ImageFormat::unknown:
+      break;
   }
   return "unknown format";
 }

@@ -143,7 +143,9 @@ void enhance_contrast(cv::Mat& img, double factor) {
   int64_t sum = 0;
   const uint8_t* q = img.data;
   for (size_t i = 0, n = img.total(); i < n; ++i, q += 3) sum += luma(q);
-  auto mean = static_cast<float>(static_cast<int>(static_cast<double>(sum) / static_cast<double>(img.total()) + 0.5));
+  // PIL: int(mean + 0.5) of the L image (non-negative, so truncation is rounding).
+  const double m = static_cast<double>(sum) / static_cast<double>(img.total());
+  auto mean = static_cast<float>(std::floor(m + 0.5));
   std::array<uint8_t, 256> l;
   for (int i = 0; i < 256; ++i) l[i] = blend(mean, static_cast<float>(i), static_cast<float>(factor));
   apply_lut1(img, l);
@@ -183,8 +185,9 @@ void affine_pil(cv::Mat& img, const std::array<double, 6>& m, Interp interp, con
   // OpenCV addresses pixel centres at integers: x_cv = x_pil - 0.5 on both sides.
   cv::Matx23d cvm(a, b, c + 0.5 * (a + b) - 0.5, d, e, f + 0.5 * (d + e) - 0.5);
   cv::Mat out;
-  cv::warpAffine(img, out, cvm, img.size(), (interp == Interp::bilinear ? cv::INTER_LINEAR : cv::INTER_CUBIC) |
-                 cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+  cv::warpAffine(img, out, cvm, img.size(),
+                 (interp == Interp::bilinear ? cv::INTER_LINEAR : cv::INTER_CUBIC) | cv::WARP_INVERSE_MAP,
+                 cv::BORDER_REPLICATE);
   const double W = img.cols, H = img.rows;
   for (int y = 0; y < img.rows; ++y) {
     uint8_t* o = out.ptr<uint8_t>(y);

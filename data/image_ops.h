@@ -20,13 +20,13 @@ using Rgb = std::array<uint8_t, 3>;
 void auto_contrast(cv::Mat& img);
 void equalize(cv::Mat& img);
 void invert(cv::Mat& img);
-void posterize(cv::Mat& img, int bits);                  // keep the `bits` high bits (>= 8: unchanged)
-void solarize(cv::Mat& img, int threshold);              // v >= threshold -> 255 - v
+void posterize(cv::Mat& img, int bits);                         // keep the `bits` high bits (>= 8: unchanged)
+void solarize(cv::Mat& img, int threshold);                     // v >= threshold -> 255 - v
 void solarize_add(cv::Mat& img, int add, int threshold = 128);  // v < threshold -> min(255, v + add)
-void enhance_color(cv::Mat& img, double factor);         // 0: greyscale, 1: unchanged
-void enhance_contrast(cv::Mat& img, double factor);      // 0: mean grey
-void enhance_brightness(cv::Mat& img, double factor);    // 0: black
-void enhance_sharpness(cv::Mat& img, double factor);     // 0: smoothed, 2: sharpened
+void enhance_color(cv::Mat& img, double factor);                // 0: greyscale, 1: unchanged
+void enhance_contrast(cv::Mat& img, double factor);             // 0: mean grey
+void enhance_brightness(cv::Mat& img, double factor);           // 0: black
+void enhance_sharpness(cv::Mat& img, double factor);            // 0: smoothed, 2: sharpened
 
 // PIL's L conversion of one RGB pixel (ITU-R 601-2 luma, rounded).
 inline uint8_t luma(const uint8_t* p) {

@@ -93,9 +93,9 @@ Loader::Loader(std::shared_ptr<const ImageFolder> dataset, const DataConfig& con
   }
   pinned_ = opt_.pin_memory && cuda_available();
   // Fail now, not in a worker, when a rank would get no batch at all.
-  NAT_CHECK(batches_per_epoch() > 0, "[loader] ", dataset_->size(), " images in ", dataset_->root(), " make no batch of ",
-            opt_.batch_size, opt_.world_size > 1 ? str(" on each of ", opt_.world_size, " ranks") : std::string(),
-            " with drop_last");
+  NAT_CHECK(batches_per_epoch() > 0, "[loader] ", dataset_->size(), " images in ", dataset_->root(),
+            " make no batch of ", opt_.batch_size,
+            opt_.world_size > 1 ? str(" on each of ", opt_.world_size, " ranks") : std::string(), " with drop_last");
   for (int64_t i = 0; i < opt_.workers; ++i) threads_.emplace_back([this] { worker_loop(); });
 }
 
@@ -228,8 +228,8 @@ int64_t Loader::load_sample(int64_t epoch, const EpochEntry& e, float* out, int6
       first = bad_files_.insert(idx).second;
     }
     if (first && opt_.log_failures)
-      std::fprintf(stderr, "nat data: skipping %s: %s (replaced by the next image)\n", dataset_->sample(idx).path.c_str(),
-                   reason.c_str());
+      std::fprintf(stderr, "nat data: skipping %s: %s (replaced by the next image)\n",
+                   dataset_->sample(idx).path.c_str(), reason.c_str());
     ++local.replacements;
     last_error = dataset_->sample(idx).path + ": " + reason;
   }

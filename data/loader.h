@@ -36,15 +36,15 @@
 namespace nat::data {
 
 struct LoaderOptions {
-  bool train = true;        // train transforms and mixup (else eval transforms)
+  bool train = true;  // train transforms and mixup (else eval transforms)
   bool shuffle = true;
-  bool drop_last = true;    // train: true (timm); eval: false
+  bool drop_last = true;  // train: true (timm); eval: false
   int64_t batch_size = 128;
-  int64_t workers = 8;      // 0: batches are made in the calling thread
-  int64_t prefetch = 3;     // batches in progress or ready beyond the one being consumed
-  bool pin_memory = true;   // pinned buffers when CUDA is compiled and a device exists
+  int64_t workers = 8;     // 0: batches are made in the calling thread
+  int64_t prefetch = 3;    // batches in progress or ready beyond the one being consumed
+  bool pin_memory = true;  // pinned buffers when CUDA is compiled and a device exists
   int64_t rank = 0, world_size = 1;
-  int64_t num_classes = 0;  // 0: the dataset's
+  int64_t num_classes = 0;                // 0: the dataset's
   int64_t max_consecutive_failures = 20;  // timm's _ERROR_RETRY
   bool log_failures = true;               // one stderr line per bad file
 };
@@ -54,14 +54,14 @@ LoaderOptions train_loader_options(const DataConfig& cfg, int64_t rank = 0, int6
 LoaderOptions eval_loader_options(const DataConfig& cfg, int64_t rank = 0, int64_t world_size = 1);
 
 struct Batch {
-  int64_t epoch = 0, index = 0;  // batch `index` of `epoch` on this rank
-  Tensor images;                 // f32 (B, 3, S, S), normalised
-  Tensor labels;                 // i64 (B): the samples' own classes
-  Tensor targets;                // f32 (B, num_classes) soft targets when mixup/cutmix is on, else undefined
-  std::vector<int64_t> indices;  // dataset index of each sample (after any replacement of a bad file)
+  int64_t epoch = 0, index = 0;    // batch `index` of `epoch` on this rank
+  Tensor images;                   // f32 (B, 3, S, S), normalised
+  Tensor labels;                   // i64 (B): the samples' own classes
+  Tensor targets;                  // f32 (B, num_classes) soft targets when mixup/cutmix is on, else undefined
+  std::vector<int64_t> indices;    // dataset index of each sample (after any replacement of a bad file)
   std::vector<int64_t> positions;  // position in the epoch's global order (keys the sample's randomness)
-  std::vector<uint8_t> padding;  // 1 for the repeats that even out distributed ranks
-  MixResult mix;                 // lam etc. per sample (empty without mixup)
+  std::vector<uint8_t> padding;    // 1 for the repeats that even out distributed ranks
+  MixResult mix;                   // lam etc. per sample (empty without mixup)
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
 };
 

@@ -18,8 +18,8 @@
 namespace nat::data {
 
 struct MixResult {
-  std::vector<float> lam;          // per sample (all equal in batch mode); 1: not mixed
-  std::vector<uint8_t> cutmix;     // per sample
+  std::vector<float> lam;               // per sample (all equal in batch mode); 1: not mixed
+  std::vector<uint8_t> cutmix;          // per sample
   std::vector<std::array<int, 4>> box;  // per sample: y0, y1, x0, x1 of the pasted box (cutmix only)
 };
 

@@ -2,8 +2,8 @@
 // hflip, vflip, RandAugment (or colour jitter), erasing, so a sample is a pure function of its stream.
 #include "data/pipeline.h"
 
-#include <optional>
 #include <opencv2/core.hpp>
+#include <optional>
 #include <sstream>
 
 #include "data/cpu_time.h"
@@ -15,7 +15,6 @@
 namespace nat::data {
 
 namespace {
-
 
 Interp parse_interp(const std::string& s) { return s == "bilinear" ? Interp::bilinear : Interp::bicubic; }
 
@@ -39,6 +38,13 @@ struct SamplePipeline::Impl {
 SamplePipeline::SamplePipeline(const DataConfig& config, bool train)
     : impl_(std::make_unique<Impl>(config)), size_(config.img_size), train_(train) {
   config.validate();
+  // The loader runs one sample per thread; OpenCV's own thread pool (warpAffine, resize) would only
+  // oversubscribe the cores and blur the per-core accounting. A process-wide setting, set once.
+  static const bool opencv_threads_off = [] {
+    cv::setNumThreads(0);
+    return true;
+  }();
+  (void)opencv_threads_off;
   Impl& m = *impl_;
   if (config.train_interpolation != "random") m.train_interp = parse_interp(config.train_interpolation);
   RandAugmentSpec spec = parse_rand_augment(config.aa);
@@ -113,8 +119,10 @@ void SamplePipeline::run(const uint8_t* data, size_t n, SampleRng& rng, float* o
   resize_box(img.rgb, small, S, S, box, interp, hflip);
   if (vflip) cv::flip(small, small, 0);
   if (!eval_geometry) {
-    if (m.ra) (*m.ra)(small, rng);
-    else if (cfg.color_jitter > 0) color_jitter(small, cfg.color_jitter, rng);
+    if (m.ra)
+      (*m.ra)(small, rng);
+    else if (cfg.color_jitter > 0)
+      color_jitter(small, cfg.color_jitter, rng);
   }
   m.norm.to_chw(small, out);
   if (erase && erases()) random_erase(out, 3, S, S, m.erase, rng);
@@ -134,8 +142,10 @@ std::string SamplePipeline::describe() const {
        << c.ratio[0] << ", " << c.ratio[1] << "), interpolation=" << interp() << ")\n";
     if (c.hflip > 0) os << "RandomHorizontalFlip(p=" << c.hflip << ")\n";
     if (c.vflip > 0) os << "RandomVerticalFlip(p=" << c.vflip << ")\n";
-    if (m.ra) os << m.ra->str() << "\n";
-    else if (c.color_jitter > 0) os << "ColorJitter(brightness=contrast=saturation=" << c.color_jitter << ")\n";
+    if (m.ra)
+      os << m.ra->str() << "\n";
+    else if (c.color_jitter > 0)
+      os << "ColorJitter(brightness=contrast=saturation=" << c.color_jitter << ")\n";
   } else {
     double pct = train_ ? 1.0 : c.crop_pct;
     os << "Resize(" << static_cast<int>(std::floor(c.img_size / pct)) << ", interpolation="

@@ -5,7 +5,9 @@
 // runs did: see data/loader.h). Eval (transforms_imagenet_eval): resize the shorter
 // side to floor(S / crop_pct), center crop S, normalise. `no_aug` trains with the eval geometry at
 // crop_pct 1. Every random choice comes from the SampleRng the caller passes in.
-// This header needs no OpenCV: builds without it get a stub whose constructor throws.
+// This header needs no OpenCV: builds without it get a stub whose constructor throws. Constructing a
+// pipeline turns OpenCV's internal threading off for the process (cv::setNumThreads(0)): the loader
+// parallelises over samples instead.
 #pragma once
 
 #include <cstddef>
@@ -18,7 +20,7 @@
 
 namespace nat::data {
 
-struct SampleTiming {  // thread CPU seconds
+struct SampleTiming {    // thread CPU seconds
   double decode_s = 0;   // reading the header and decoding
   double augment_s = 0;  // everything after decoding
 };

@@ -50,7 +50,8 @@ void write_preview(const Batch& batch, const SamplePipeline& pipe, const std::ve
     cv::Mat bgr;
     cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
     if (tile != S) cv::resize(bgr, bgr, cv::Size(tile, tile), 0, 0, cv::INTER_NEAREST);
-    int gx = pad + static_cast<int>(i % cols) * (tile + pad), gy = pad + static_cast<int>(i / cols) * (tile + caption + pad);
+    int gx = pad + static_cast<int>(i % cols) * (tile + pad),
+        gy = pad + static_cast<int>(i / cols) * (tile + caption + pad);
     bgr.copyTo(grid(cv::Rect(gx, gy, tile, tile)));
 
     std::string line1, line2;
@@ -70,7 +71,11 @@ void write_preview(const Batch& batch, const SamplePipeline& pipe, const std::ve
       }
       if (!batch.mix.lam.empty()) {
         double lam = batch.mix.lam[static_cast<size_t>(i)];
-        std::snprintf(buf, sizeof buf, "%s lam %.2f", lam == 1.0 ? "unmixed" : batch.mix.cutmix[static_cast<size_t>(i)] ? "cutmix" : "mixup", lam);
+        std::snprintf(buf, sizeof buf, "%s lam %.2f",
+                      lam == 1.0                                 ? "unmixed"
+                      : batch.mix.cutmix[static_cast<size_t>(i)] ? "cutmix"
+                                                                 : "mixup",
+                      lam);
         line2 = buf;
       }
     } else {
@@ -81,7 +86,8 @@ void write_preview(const Batch& batch, const SamplePipeline& pipe, const std::ve
       cv::putText(grid, line2, {gx, gy + tile + 28}, cv::FONT_HERSHEY_SIMPLEX, font, cv::Scalar(90, 90, 90), 1,
                   cv::LINE_AA);
   }
-  NAT_CHECK(cv::imwrite(path, grid), "[preview] cannot write ", path, " (is the folder there, does the name end in .png?)");
+  NAT_CHECK(cv::imwrite(path, grid), "[preview] cannot write ", path,
+            " (is the folder there, does the name end in .png?)");
 }
 
 }  // namespace nat::data

@@ -19,27 +19,48 @@ double random_sign(double v, SampleRng& rng) { return rng.uniform() > 0.5 ? -v :
 
 const char* op_name(AugOp op) {
   switch (op) {
-    case AugOp::AutoContrast: return "AutoContrast";
-    case AugOp::Equalize: return "Equalize";
-    case AugOp::Invert: return "Invert";
-    case AugOp::Rotate: return "Rotate";
-    case AugOp::Posterize: return "Posterize";
-    case AugOp::PosterizeIncreasing: return "PosterizeIncreasing";
-    case AugOp::Solarize: return "Solarize";
-    case AugOp::SolarizeIncreasing: return "SolarizeIncreasing";
-    case AugOp::SolarizeAdd: return "SolarizeAdd";
-    case AugOp::Color: return "Color";
-    case AugOp::ColorIncreasing: return "ColorIncreasing";
-    case AugOp::Contrast: return "Contrast";
-    case AugOp::ContrastIncreasing: return "ContrastIncreasing";
-    case AugOp::Brightness: return "Brightness";
-    case AugOp::BrightnessIncreasing: return "BrightnessIncreasing";
-    case AugOp::Sharpness: return "Sharpness";
-    case AugOp::SharpnessIncreasing: return "SharpnessIncreasing";
-    case AugOp::ShearX: return "ShearX";
-    case AugOp::ShearY: return "ShearY";
-    case AugOp::TranslateXRel: return "TranslateXRel";
-    case AugOp::TranslateYRel: return "TranslateYRel";
+    case AugOp::AutoContrast:
+      return "AutoContrast";
+    case AugOp::Equalize:
+      return "Equalize";
+    case AugOp::Invert:
+      return "Invert";
+    case AugOp::Rotate:
+      return "Rotate";
+    case AugOp::Posterize:
+      return "Posterize";
+    case AugOp::PosterizeIncreasing:
+      return "PosterizeIncreasing";
+    case AugOp::Solarize:
+      return "Solarize";
+    case AugOp::SolarizeIncreasing:
+      return "SolarizeIncreasing";
+    case AugOp::SolarizeAdd:
+      return "SolarizeAdd";
+    case AugOp::Color:
+      return "Color";
+    case AugOp::ColorIncreasing:
+      return "ColorIncreasing";
+    case AugOp::Contrast:
+      return "Contrast";
+    case AugOp::ContrastIncreasing:
+      return "ContrastIncreasing";
+    case AugOp::Brightness:
+      return "Brightness";
+    case AugOp::BrightnessIncreasing:
+      return "BrightnessIncreasing";
+    case AugOp::Sharpness:
+      return "Sharpness";
+    case AugOp::SharpnessIncreasing:
+      return "SharpnessIncreasing";
+    case AugOp::ShearX:
+      return "ShearX";
+    case AugOp::ShearY:
+      return "ShearY";
+    case AugOp::TranslateXRel:
+      return "TranslateXRel";
+    case AugOp::TranslateYRel:
+      return "TranslateYRel";
   }
   return "?";
 }
@@ -47,11 +68,24 @@ const char* op_name(AugOp op) {
 std::vector<AugOp> rand_augment_ops(bool increasing) {
   using A = AugOp;
   if (increasing)
-    return {A::AutoContrast, A::Equalize, A::Invert, A::Rotate, A::PosterizeIncreasing, A::SolarizeIncreasing,
-            A::SolarizeAdd, A::ColorIncreasing, A::ContrastIncreasing, A::BrightnessIncreasing,
-            A::SharpnessIncreasing, A::ShearX, A::ShearY, A::TranslateXRel, A::TranslateYRel};
-  return {A::AutoContrast, A::Equalize, A::Invert, A::Rotate, A::Posterize, A::Solarize, A::SolarizeAdd, A::Color,
-          A::Contrast, A::Brightness, A::Sharpness, A::ShearX, A::ShearY, A::TranslateXRel, A::TranslateYRel};
+    return {A::AutoContrast,
+            A::Equalize,
+            A::Invert,
+            A::Rotate,
+            A::PosterizeIncreasing,
+            A::SolarizeIncreasing,
+            A::SolarizeAdd,
+            A::ColorIncreasing,
+            A::ContrastIncreasing,
+            A::BrightnessIncreasing,
+            A::SharpnessIncreasing,
+            A::ShearX,
+            A::ShearY,
+            A::TranslateXRel,
+            A::TranslateYRel};
+  return {A::AutoContrast, A::Equalize,    A::Invert, A::Rotate,        A::Posterize,
+          A::Solarize,     A::SolarizeAdd, A::Color,  A::Contrast,      A::Brightness,
+          A::Sharpness,    A::ShearX,      A::ShearY, A::TranslateXRel, A::TranslateYRel};
 }
 
 double level_to_arg(AugOp op, double m, SampleRng& rng) {
@@ -59,52 +93,93 @@ double level_to_arg(AugOp op, double m, SampleRng& rng) {
   switch (op) {
     case AugOp::AutoContrast:
     case AugOp::Equalize:
-    case AugOp::Invert: return 0.0;
-    case AugOp::Rotate: return random_sign(l * 30.0, rng);
-    case AugOp::Posterize: return static_cast<int>(l * 4);
-    case AugOp::PosterizeIncreasing: return 4 - static_cast<int>(l * 4);
-    case AugOp::Solarize: return std::min(256, static_cast<int>(l * 256));
-    case AugOp::SolarizeIncreasing: return 256 - std::min(256, static_cast<int>(l * 256));
-    case AugOp::SolarizeAdd: return std::min(128, static_cast<int>(l * 110));
+    case AugOp::Invert:
+      return 0.0;
+    case AugOp::Rotate:
+      return random_sign(l * 30.0, rng);
+    case AugOp::Posterize:
+      return static_cast<int>(l * 4);
+    case AugOp::PosterizeIncreasing:
+      return 4 - static_cast<int>(l * 4);
+    case AugOp::Solarize:
+      return std::min(256, static_cast<int>(l * 256));
+    case AugOp::SolarizeIncreasing:
+      return 256 - std::min(256, static_cast<int>(l * 256));
+    case AugOp::SolarizeAdd:
+      return std::min(128, static_cast<int>(l * 110));
     case AugOp::Color:
     case AugOp::Contrast:
     case AugOp::Brightness:
-    case AugOp::Sharpness: return l * 1.8 + 0.1;
+    case AugOp::Sharpness:
+      return l * 1.8 + 0.1;
     case AugOp::ColorIncreasing:
     case AugOp::ContrastIncreasing:
     case AugOp::BrightnessIncreasing:
-    case AugOp::SharpnessIncreasing: return std::max(0.1, 1.0 + random_sign(l * 0.9, rng));
+    case AugOp::SharpnessIncreasing:
+      return std::max(0.1, 1.0 + random_sign(l * 0.9, rng));
     case AugOp::ShearX:
-    case AugOp::ShearY: return random_sign(l * 0.3, rng);
+    case AugOp::ShearY:
+      return random_sign(l * 0.3, rng);
     case AugOp::TranslateXRel:
-    case AugOp::TranslateYRel: return random_sign(l * 0.45, rng);
+    case AugOp::TranslateYRel:
+      return random_sign(l * 0.45, rng);
   }
   return 0.0;
 }
 
 void apply_op(cv::Mat& img, AugOp op, double arg, Interp interp, const Rgb& fill) {
   switch (op) {
-    case AugOp::AutoContrast: auto_contrast(img); break;
-    case AugOp::Equalize: equalize(img); break;
-    case AugOp::Invert: invert(img); break;
-    case AugOp::Rotate: rotate(img, arg, interp, fill); break;
+    case AugOp::AutoContrast:
+      auto_contrast(img);
+      break;
+    case AugOp::Equalize:
+      equalize(img);
+      break;
+    case AugOp::Invert:
+      invert(img);
+      break;
+    case AugOp::Rotate:
+      rotate(img, arg, interp, fill);
+      break;
     case AugOp::Posterize:
-    case AugOp::PosterizeIncreasing: posterize(img, static_cast<int>(arg)); break;
+    case AugOp::PosterizeIncreasing:
+      posterize(img, static_cast<int>(arg));
+      break;
     case AugOp::Solarize:
-    case AugOp::SolarizeIncreasing: solarize(img, static_cast<int>(arg)); break;
-    case AugOp::SolarizeAdd: solarize_add(img, static_cast<int>(arg)); break;
+    case AugOp::SolarizeIncreasing:
+      solarize(img, static_cast<int>(arg));
+      break;
+    case AugOp::SolarizeAdd:
+      solarize_add(img, static_cast<int>(arg));
+      break;
     case AugOp::Color:
-    case AugOp::ColorIncreasing: enhance_color(img, arg); break;
+    case AugOp::ColorIncreasing:
+      enhance_color(img, arg);
+      break;
     case AugOp::Contrast:
-    case AugOp::ContrastIncreasing: enhance_contrast(img, arg); break;
+    case AugOp::ContrastIncreasing:
+      enhance_contrast(img, arg);
+      break;
     case AugOp::Brightness:
-    case AugOp::BrightnessIncreasing: enhance_brightness(img, arg); break;
+    case AugOp::BrightnessIncreasing:
+      enhance_brightness(img, arg);
+      break;
     case AugOp::Sharpness:
-    case AugOp::SharpnessIncreasing: enhance_sharpness(img, arg); break;
-    case AugOp::ShearX: shear_x(img, arg, interp, fill); break;
-    case AugOp::ShearY: shear_y(img, arg, interp, fill); break;
-    case AugOp::TranslateXRel: translate_x(img, arg * img.cols, interp, fill); break;
-    case AugOp::TranslateYRel: translate_y(img, arg * img.rows, interp, fill); break;
+    case AugOp::SharpnessIncreasing:
+      enhance_sharpness(img, arg);
+      break;
+    case AugOp::ShearX:
+      shear_x(img, arg, interp, fill);
+      break;
+    case AugOp::ShearY:
+      shear_y(img, arg, interp, fill);
+      break;
+    case AugOp::TranslateXRel:
+      translate_x(img, arg * img.cols, interp, fill);
+      break;
+    case AugOp::TranslateYRel:
+      translate_y(img, arg * img.rows, interp, fill);
+      break;
   }
 }
 
@@ -115,8 +190,10 @@ RandAugment::RandAugment(const RandAugmentSpec& spec, const Rgb& fill, std::opti
 
 double RandAugment::sample_magnitude(SampleRng& rng) const {
   double m = spec_.magnitude;
-  if (std::isinf(spec_.magnitude_std)) m = rng.uniform(0.0, m);
-  else if (spec_.magnitude_std > 0) m = rng.normal(m, spec_.magnitude_std);
+  if (std::isinf(spec_.magnitude_std))
+    m = rng.uniform(0.0, m);
+  else if (spec_.magnitude_std > 0)
+    m = rng.normal(m, spec_.magnitude_std);
   return std::clamp(m, 0.0, spec_.magnitude_max);
 }
 

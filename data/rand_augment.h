@@ -17,10 +17,27 @@
 namespace nat::data {
 
 enum class AugOp : uint8_t {
-  AutoContrast, Equalize, Invert, Rotate,
-  Posterize, PosterizeIncreasing, Solarize, SolarizeIncreasing, SolarizeAdd,
-  Color, ColorIncreasing, Contrast, ContrastIncreasing, Brightness, BrightnessIncreasing,
-  Sharpness, SharpnessIncreasing, ShearX, ShearY, TranslateXRel, TranslateYRel,
+  AutoContrast,
+  Equalize,
+  Invert,
+  Rotate,
+  Posterize,
+  PosterizeIncreasing,
+  Solarize,
+  SolarizeIncreasing,
+  SolarizeAdd,
+  Color,
+  ColorIncreasing,
+  Contrast,
+  ContrastIncreasing,
+  Brightness,
+  BrightnessIncreasing,
+  Sharpness,
+  SharpnessIncreasing,
+  ShearX,
+  ShearY,
+  TranslateXRel,
+  TranslateYRel,
 };
 
 const char* op_name(AugOp op);

@@ -45,8 +45,9 @@ void compute_taps(int in_size, double in0, double in1, int out_size, Interp inte
   double inv = 1.0 / fs;
   for (int o = 0; o < out_size; ++o) {
     double center = in0 + (o + 0.5) * scale;
-    int lo = std::max(static_cast<int>(center - sup + 0.5), 0);
-    int hi = std::min(static_cast<int>(center + sup + 0.5), in_size);
+    // PIL's bounds: int(x + 0.5) truncates, on purpose (negative values are clamped to 0 anyway).
+    int lo = std::max(static_cast<int>(center - sup + 0.5), 0);        // NOLINT(bugprone-incorrect-roundings)
+    int hi = std::min(static_cast<int>(center + sup + 0.5), in_size);  // NOLINT(bugprone-incorrect-roundings)
     int n = std::min(std::max(hi - lo, 0), t.stride);
     if (n == 0) {  // box entirely outside the image: take the nearest pixel
       lo = std::clamp(static_cast<int>(center), 0, in_size - 1);

@@ -24,7 +24,8 @@ std::vector<EpochEntry> epoch_order(int64_t n, int64_t epoch, const SamplerOptio
   std::iota(perm.begin(), perm.end(), int64_t{0});
   if (o.shuffle) {
     SampleRng rng(stream_seed(o.seed, SeedTag::shuffle, static_cast<uint64_t>(epoch)));
-    for (int64_t i = n - 1; i > 0; --i) std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(rng.randint(0, i))]);
+    for (int64_t i = n - 1; i > 0; --i)
+      std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(rng.randint(0, i))]);
   }
   int64_t per_rank = samples_per_rank(n, o.world_size);
   std::vector<EpochEntry> out;

@@ -52,6 +52,7 @@ std::vector<uint8_t> synthetic_jpeg(uint64_t seed, int64_t index, int W, int H, 
     } else {
       std::vector<cv::Point> pts;
       int k = static_cast<int>(rng.randint(3, 6));
+      pts.reserve(static_cast<size_t>(k));
       for (int i = 0; i < k; ++i)
         pts.emplace_back(c.x + static_cast<int>(rng.uniform(-W / 4.0, W / 4.0)),
                          c.y + static_cast<int>(rng.uniform(-H / 4.0, H / 4.0)));

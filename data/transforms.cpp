@@ -112,7 +112,8 @@ void random_erase(float* chw, int C, int H, int W, const EraseSpec& spec, Sample
         // The fill has shape (C, h, w) for "pixel", (C, 1, 1) for "rand", zeros for "const".
         const int64_t per_pixel = spec.mode == "pixel" ? 1 : 0;
         noise.assign(static_cast<size_t>(per_pixel ? C * h * w : C), 0.0f);
-        if (spec.mode == "pixel" || spec.mode == "rand") rng.fill_normal(noise.data(), static_cast<int64_t>(noise.size()));
+        if (spec.mode == "pixel" || spec.mode == "rand")
+          rng.fill_normal(noise.data(), static_cast<int64_t>(noise.size()));
         for (int c = 0; c < C; ++c)
           for (int y = 0; y < h; ++y) {
             float* row = chw + (static_cast<size_t>(c) * H + top + y) * W + left;

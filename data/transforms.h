@@ -37,7 +37,7 @@ class Normalizer {
  public:
   Normalizer(const std::array<double, 3>& mean, const std::array<double, 3>& std);
   void to_chw(const cv::Mat& rgb, float* out) const;  // out: (3, H, W)
-  uint8_t denormalize(int c, float v) const;           // for previews
+  uint8_t denormalize(int c, float v) const;          // for previews
 
  private:
   std::array<std::array<float, 256>, 3> lut_{};

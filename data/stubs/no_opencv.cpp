@@ -12,7 +12,8 @@ namespace nat::data {
 
 namespace {
 [[noreturn]] void no_opencv(const char* what) {
-  NAT_THROW("[data] ", what, " needs OpenCV, and this nat was built without it "
+  NAT_THROW("[data] ", what,
+            " needs OpenCV, and this nat was built without it "
             "(Debian: apt-get install -y libopencv-dev, then reconfigure)");
 }
 }  // namespace

@@ -5,7 +5,8 @@
 namespace nat::data {
 
 DataConfig load_data_config_yaml(const std::string& path, DataConfig) {
-  NAT_THROW("[config] reading ", path, " needs yaml-cpp, and this nat was built without it "
+  NAT_THROW("[config] reading ", path,
+            " needs yaml-cpp, and this nat was built without it "
             "(Debian: apt-get install -y libyaml-cpp-dev, then reconfigure)");
 }
 DataConfig parse_data_config_yaml(const std::string&, const std::string& origin, DataConfig base) {

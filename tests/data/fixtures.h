@@ -62,9 +62,12 @@ inline cv::Mat gradient_rgb(int w, int h, int tag = 64) {
 // 3-channel inputs are swapped first.
 inline std::vector<uint8_t> encode(const cv::Mat& img, const std::string& ext, int jpeg_quality = 95) {
   cv::Mat out;  // a new Mat: converting into a header of `img` would swap the caller's image in place
-  if (img.channels() == 3) cv::cvtColor(img, out, cv::COLOR_RGB2BGR);
-  else if (img.channels() == 4) cv::cvtColor(img, out, cv::COLOR_RGBA2BGRA);
-  else out = img;
+  if (img.channels() == 3)
+    cv::cvtColor(img, out, cv::COLOR_RGB2BGR);
+  else if (img.channels() == 4)
+    cv::cvtColor(img, out, cv::COLOR_RGBA2BGRA);
+  else
+    out = img;
   std::vector<uint8_t> bytes;
   std::vector<int> params;
   if (ext == ".jpg") params = {cv::IMWRITE_JPEG_QUALITY, jpeg_quality};

@@ -37,7 +37,9 @@ double mean_abs_diff(const cv::Mat& a, const cv::Mat& b) {
   return (s[0] + s[1] + s[2]) / 3.0;
 }
 
-cv::Mat decode(const std::vector<uint8_t>& bytes, int reduce = 1) { return decode_rgb(bytes.data(), bytes.size(), reduce); }
+cv::Mat decode(const std::vector<uint8_t>& bytes, int reduce = 1) {
+  return decode_rgb(bytes.data(), bytes.size(), reduce);
+}
 
 TEST(Decode, RgbJpegAndPngRoundTrip) {
   cv::Mat img = gradient_rgb(64, 48, 200);
@@ -176,8 +178,8 @@ TEST(Decode, RegionDecodingMatchesTheFullDecode) {
   std::vector<uint8_t> bytes = encode(img, ".jpg", 90);
   for (int reduce : {1, 2}) {
     cv::Mat full = decode(bytes, reduce);
-    for (cv::Rect want : {cv::Rect(0, 0, 50, 40), cv::Rect(37, 21, 101, 77), cv::Rect(full.cols - 33, full.rows - 17, 33, 17),
-                          cv::Rect(5, 60, full.cols - 5, 3)}) {
+    for (cv::Rect want : {cv::Rect(0, 0, 50, 40), cv::Rect(37, 21, 101, 77),
+                          cv::Rect(full.cols - 33, full.rows - 17, 33, 17), cv::Rect(5, 60, full.cols - 5, 3)}) {
       want &= cv::Rect(0, 0, full.cols, full.rows);
       DecodedRegion r = decode_rgb_region(bytes.data(), bytes.size(), reduce, want);
       EXPECT_EQ(r.width, full.cols);
@@ -234,7 +236,7 @@ TEST(Decode, TrainPipelineAcceptsEveryOddFormat) {
   cv::cvtColor(rgb, gray, cv::COLOR_RGB2GRAY);
   cv::cvtColor(rgb, rgba, cv::COLOR_RGB2RGBA);
   rgb.convertTo(wide, CV_16UC3, 257.0);
-  std::vector<std::vector<uint8_t>> files = {encode(rgb, ".jpg"), encode(rgb, ".png"), encode(gray, ".jpg"),
+  std::vector<std::vector<uint8_t>> files = {encode(rgb, ".jpg"),  encode(rgb, ".png"),  encode(gray, ".jpg"),
                                              encode(gray, ".png"), encode(rgba, ".png"), encode(wide, ".png")};
 #if NAT_TEST_WITH_LIBJPEG
   files.push_back(cmyk_jpeg(rgb, false));

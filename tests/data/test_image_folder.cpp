@@ -20,12 +20,12 @@ namespace fs = std::filesystem;
 void touch(const std::string& path) { nat::testing::write_bytes(path, {0xFF, 0xD8, 0xFF}); }
 
 TEST(ImageFolderOrder, NaturalKeyLikeTimm) {
-  std::vector<std::string> v = {"img10.png", "img2.png", "Img1.png", "img02.png", "a", "a1", "b", "n01440764",
-                                "n01443537", "n015"};
+  std::vector<std::string> v = {"img10.png", "img2.png", "Img1.png",  "img02.png", "a",
+                                "a1",        "b",        "n01440764", "n01443537", "n015"};
   std::stable_sort(v.begin(), v.end(), natural_less);
   // Python: sorted(v, key=natural_key), also stable
-  std::vector<std::string> want = {"a", "a1", "b", "Img1.png", "img2.png", "img02.png", "img10.png", "n015",
-                                   "n01440764", "n01443537"};
+  std::vector<std::string> want = {"a",         "a1",        "b",    "Img1.png",  "img2.png",
+                                   "img02.png", "img10.png", "n015", "n01440764", "n01443537"};
   EXPECT_EQ(v, want);
   EXPECT_FALSE(natural_less("img2", "img02"));  // equal keys
   EXPECT_FALSE(natural_less("img02", "img2"));
@@ -35,7 +35,8 @@ TEST(ImageFolderOrder, NaturalKeyLikeTimm) {
 
 TEST(ImageFolderOrder, WnidsMapToTheStandardIndices) {
   TempDir d;
-  for (const char* w : {"n01443537", "n01440764", "n15075141", "n01484850"}) touch(d / (std::string("train/") + w + "/x.JPEG"));
+  for (const char* w : {"n01443537", "n01440764", "n15075141", "n01484850"})
+    touch(d / (std::string("train/") + w + "/x.JPEG"));
   ImageFolderOptions o;
   o.cache_dir = "";
   ImageFolder f(d / "train", o);
@@ -48,8 +49,8 @@ TEST(ImageFolder, ListsRecursivelyWithLeafLabels) {
   TempDir d;
   touch(d / "train/cat/a.jpg");
   touch(d / "train/cat/b.PNG");
-  touch(d / "train/cat/notes.txt");      // not an image extension
-  touch(d / "train/dog/sub/c.jpeg");    // label: leaf folder "sub"
+  touch(d / "train/cat/notes.txt");   // not an image extension
+  touch(d / "train/dog/sub/c.jpeg");  // label: leaf folder "sub"
   touch(d / "train/dog/d.JPG");
   ImageFolderOptions o;
   o.cache_dir = "";

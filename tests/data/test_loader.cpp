@@ -167,8 +167,9 @@ TEST(Loader, BadFilesAreReplacedLoggedOnceAndCounted) {
   TempDir d;
   std::string dir = make_dataset(d, 24);
   std::vector<uint8_t> jpg = nat::testing::encode(nat::testing::gradient_rgb(50, 40), ".jpg");
-  nat::testing::write_bytes(d / "train/class0/img10a_truncated.jpg",
-                            std::vector<uint8_t>(jpg.begin(), jpg.begin() + static_cast<std::ptrdiff_t>(jpg.size() / 2)));
+  nat::testing::write_bytes(
+      d / "train/class0/img10a_truncated.jpg",
+      std::vector<uint8_t>(jpg.begin(), jpg.begin() + static_cast<std::ptrdiff_t>(jpg.size() / 2)));
   nat::testing::write_bytes(d / "train/class1/img10b_text.jpg", {'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm'});
   auto ds = open(dir);
   ASSERT_EQ(ds->size(), 26);
@@ -203,8 +204,7 @@ TEST(Loader, BadFilesAreReplacedLoggedOnceAndCounted) {
 
 TEST(Loader, TwentyConsecutiveFailuresStopWithAClearError) {
   TempDir d;
-  for (int i = 0; i < 21; ++i)
-    nat::testing::write_bytes(d / ("train/a/bad" + std::to_string(10 + i) + ".jpg"), {'x'});
+  for (int i = 0; i < 21; ++i) nat::testing::write_bytes(d / ("train/a/bad" + std::to_string(10 + i) + ".jpg"), {'x'});
   nat::testing::write_bytes(d / "train/b/good.jpg", nat::testing::encode(nat::testing::gradient_rgb(30, 30), ".jpg"));
   auto ds = open(d / "train");
   DataConfig cfg = small_config();

@@ -64,7 +64,8 @@ TEST(Mixup, TargetsSumToOneAndCarryTheSmoothing) {
         std::vector<double> want(K, 0.1 / K);
         want[static_cast<size_t>(d.y[static_cast<size_t>(i)])] += 0.9 * lam;
         want[static_cast<size_t>(d.y[static_cast<size_t>(B - 1 - i)])] += 0.9 * (1 - lam);
-        for (int64_t k = 0; k < K; ++k) EXPECT_NEAR(d.t[static_cast<size_t>(i * K + k)], want[static_cast<size_t>(k)], 1e-5);
+        for (int64_t k = 0; k < K; ++k)
+          EXPECT_NEAR(d.t[static_cast<size_t>(i * K + k)], want[static_cast<size_t>(k)], 1e-5);
       }
     }
   }

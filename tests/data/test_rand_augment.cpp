@@ -28,10 +28,21 @@ TEST(RandAugment, IncreasingOpSetIsTimms) {
   std::vector<std::string> names;
   RandAugment ra = nat_recipe();
   for (AugOp op : ra.ops()) names.emplace_back(op_name(op));
-  std::vector<std::string> want = {"AutoContrast", "Equalize", "Invert", "Rotate", "PosterizeIncreasing",
-                                   "SolarizeIncreasing", "SolarizeAdd", "ColorIncreasing", "ContrastIncreasing",
-                                   "BrightnessIncreasing", "SharpnessIncreasing", "ShearX", "ShearY",
-                                   "TranslateXRel", "TranslateYRel"};
+  std::vector<std::string> want = {"AutoContrast",
+                                   "Equalize",
+                                   "Invert",
+                                   "Rotate",
+                                   "PosterizeIncreasing",
+                                   "SolarizeIncreasing",
+                                   "SolarizeAdd",
+                                   "ColorIncreasing",
+                                   "ContrastIncreasing",
+                                   "BrightnessIncreasing",
+                                   "SharpnessIncreasing",
+                                   "ShearX",
+                                   "ShearY",
+                                   "TranslateXRel",
+                                   "TranslateYRel"};
   EXPECT_EQ(names, want);
   EXPECT_EQ(rand_augment_ops(false).size(), 15u);
 }
@@ -81,8 +92,8 @@ TEST(RandAugment, LevelArgumentsStayInTimmsRanges) {
   EXPECT_EQ(range(AugOp::SolarizeAdd), std::make_pair(0.0, 110.0));
   EXPECT_NEAR(range(AugOp::ContrastIncreasing).first, 0.1, 1e-9);
   EXPECT_NEAR(range(AugOp::ContrastIncreasing).second, 1.9, 1e-9);
-  EXPECT_EQ(negative, (std::set<AugOp>{AugOp::Rotate, AugOp::ShearX, AugOp::ShearY, AugOp::TranslateXRel,
-                                       AugOp::TranslateYRel}));
+  EXPECT_EQ(negative,
+            (std::set<AugOp>{AugOp::Rotate, AugOp::ShearX, AugOp::ShearY, AugOp::TranslateXRel, AugOp::TranslateYRel}));
   // At magnitude 9 exactly (the recipe's mean): posterize keeps 4 - int(3.6) = 1 bit, solarize at 256 - 230.
   EXPECT_EQ(level_to_arg(AugOp::PosterizeIncreasing, 9, rng), 1);
   EXPECT_EQ(level_to_arg(AugOp::SolarizeIncreasing, 9, rng), 26);

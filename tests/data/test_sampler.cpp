@@ -129,8 +129,8 @@ TEST(SampleRng, DrawsHaveTheRightMoments) {
   }
   EXPECT_NEAR(s / n, 0.0, 0.03);
   EXPECT_NEAR(s2 / n, 1.0, 0.04);
-  EXPECT_NEAR(b / n, 0.5, 0.01);   // Beta(a, a) has mean 1/2
-  EXPECT_NEAR(g / n, 2.5, 0.05);   // Gamma(k, 1) has mean k
+  EXPECT_NEAR(b / n, 0.5, 0.01);  // Beta(a, a) has mean 1/2
+  EXPECT_NEAR(g / n, 2.5, 0.05);  // Gamma(k, 1) has mean k
   EXPECT_NEAR(lo, n / 3, 400);
   EXPECT_NEAR(hi, n / 3, 400);
 }

@@ -154,8 +154,8 @@ TEST(Normalize, MatchesToTensorThenNormalize) {
   img.at<cv::Vec3b>(0, 1) = cv::Vec3b(255, 0, 10);
   float out[6];
   n.to_chw(img, out);
-  EXPECT_FLOAT_EQ(out[0], (0.0f - 0.485f) / 0.229f);          // R of pixel 0
-  EXPECT_FLOAT_EQ(out[1], (1.0f - 0.485f) / 0.229f);          // R of pixel 1 (CHW)
+  EXPECT_FLOAT_EQ(out[0], (0.0f - 0.485f) / 0.229f);  // R of pixel 0
+  EXPECT_FLOAT_EQ(out[1], (1.0f - 0.485f) / 0.229f);  // R of pixel 1 (CHW)
   EXPECT_FLOAT_EQ(out[2], (128.0f / 255.0f - 0.456f) / 0.224f);
   EXPECT_FLOAT_EQ(out[5], (10.0f / 255.0f - 0.406f) / 0.225f);
   EXPECT_EQ(n.denormalize(1, out[2]), 128);
@@ -186,7 +186,7 @@ TEST(RandomErasing, AreaAspectAndFillFollowTimm) {
   }
   EXPECT_GT(erased, 490);
   EXPECT_NEAR(area_sum / 500, (0.02 + 1.0 / 3.0) / 2, 0.03);  // area ~ U(0.02, 1/3)
-  EXPECT_NEAR(fill_sum / fill_n, 0.0, 0.02);                   // pixel mode: N(0, 1) per element
+  EXPECT_NEAR(fill_sum / fill_n, 0.0, 0.02);                  // pixel mode: N(0, 1) per element
   EXPECT_NEAR(fill_sq / fill_n, 1.0, 0.03);
 
   spec.prob = 0.25;
