@@ -6,7 +6,10 @@
 // Timing: warm-up calls, then the median over --reps repetitions; a repetition runs `inner` calls back to
 // back and synchronises the device, with `inner` chosen so a repetition lasts >= 2 ms (GPU launch
 // latency would otherwise dominate). Outputs are allocated by the ops on every call, as in real use.
+// --cpu-time (CPU only) reads the process CPU clock instead of the wall clock: on a machine busy with other
+// work it still measures our own cost, summed over all of our threads (so use it with one thread).
 #include <omp.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,20 +27,6 @@
 #include "ops/elementwise_kernels.h"
 #include "ops/ops.h"
 
-// Op families written concurrently with this tool: their rows appear once their headers exist.
-#if __has_include("ops/linalg.h")
-#include "ops/linalg.h"
-#define NAT_BENCH_HAVE_LINALG 1
-#endif
-#if __has_include("ops/norm.h")
-#include "ops/norm.h"
-#define NAT_BENCH_HAVE_NORM 1
-#endif
-#if __has_include("ops/softmax.h")
-#include "ops/softmax.h"
-#define NAT_BENCH_HAVE_SOFTMAX 1
-#endif
-
 namespace nat::bench {
 
 namespace {
@@ -54,8 +43,7 @@ struct Benchmark {
   std::string name;   // op family and variant, e.g. "gelu", "linear"
   std::string shape;  // what the row shows; (name, shape) is the key bench/run_ops.sh joins on
   Unit unit = Unit::gbps;
-  std::function<Prepared(Device)> prepare;  // empty for a TODO row
-  std::string todo;                         // why the row cannot run yet
+  std::function<Prepared(Device)> prepare;
 };
 
 struct Stage {
@@ -70,15 +58,16 @@ Tensor input(const Shape& s, Device dev, uint64_t seed) {
   return randn(s, DType::f32, dev, &g);
 }
 
+// A [out, in] weight with entries of variance 1/in.
+Tensor weight(const Shape& s, Device dev, uint64_t seed) {
+  return ops::mul(input(s, dev, seed), 1.0 / std::sqrt(static_cast<double>(s[1])));
+}
+
 double nel(const Shape& s) { return static_cast<double>(numel(s)); }
 
 void add(std::vector<Benchmark>& t, std::string name, std::string shape, Unit unit,
          std::function<Prepared(Device)> prepare) {
-  t.push_back(Benchmark{std::move(name), std::move(shape), unit, std::move(prepare), ""});
-}
-[[maybe_unused]] void add_todo(std::vector<Benchmark>& t, std::string name, std::string shape, Unit unit,
-                               std::string why) {
-  t.push_back(Benchmark{std::move(name), std::move(shape), unit, nullptr, std::move(why)});
+  t.push_back(Benchmark{std::move(name), std::move(shape), unit, std::move(prepare)});
 }
 
 std::vector<Benchmark> benchmark_table(int64_t B) {
@@ -117,43 +106,58 @@ std::vector<Benchmark> benchmark_table(int64_t B) {
   // LayerNorm over C on [B, L*L, C]: read x, weight, bias; write y.
   for (const Stage& s : kStages) {
     Shape x{B, s.L * s.L, s.C};
-#ifdef NAT_BENCH_HAVE_NORM
     add(t, "layer_norm", shape_str(x), Unit::gbps, [x](Device d) {
       Tensor in = input(x, d, 5), w = input({x[2]}, d, 6), b = input({x[2]}, d, 7);
       return Prepared{[in, w, b] { ops::layer_norm(in, w, b); }, kF32 * (2 * nel(x) + 2 * x[2])};
     });
-#else
-    add_todo(t, "layer_norm", shape_str(x), Unit::gbps, "TODO: ops/norm.h (layer_norm) not present yet");
-#endif
   }
   // Softmax over the 49 neighbours of each query, attention logits [B, heads, L*L, 49]: read, write.
   for (const Stage& s : kStages) {
     Shape x{B, s.heads, s.L * s.L, kNeighbours};
-#ifdef NAT_BENCH_HAVE_SOFTMAX
     add(t, "softmax", shape_str(x), Unit::gbps, [x](Device d) {
       Tensor in = input(x, d, 8);
       return Prepared{[in] { ops::softmax(in); }, 2 * kF32 * nel(x)};
     });
-#else
-    add_todo(t, "softmax", shape_str(x), Unit::gbps, "TODO: ops/softmax.h not present yet");
-#endif
   }
-  // Linear layers x [M, K] w^T + b, M = B*L*L tokens: qkv and fc1 (C -> 3C), proj (C -> C), fc2 (3C -> C).
-  // FLOPs: 2 M N K (the bias add is not counted).
+  // Linear layers x [M, K] w^T + b, M = B*L*L tokens: qkv (C -> 3C), proj (C -> C), fc2 (3C -> C).
+  // FLOPs: 2 M N K (the bias add and the GELU are not counted). Weights are scaled by 1/sqrt(K), as a
+  // trained layer's roughly are, so outputs are O(1): GELU's cost depends on its input's range (libmvec's
+  // SIMD erfc takes a scalar path far in the tail, see docs/cpu-performance.md).
   for (const Stage& s : kStages) {
     int64_t M = B * s.L * s.L;
     for (const auto& kn : {std::pair{s.C, 3 * s.C}, std::pair{s.C, s.C}, std::pair{3 * s.C, s.C}}) {
       int64_t K = kn.first, N = kn.second;
       std::string shape = shape_str({M, K}) + " x " + shape_str({N, K}) + "^T";
-#ifdef NAT_BENCH_HAVE_LINALG
       add(t, "linear", shape, Unit::gflops, [M, K, N](Device d) {
-        Tensor x = input({M, K}, d, 9), w = input({N, K}, d, 10), b = input({N}, d, 11);
+        Tensor x = input({M, K}, d, 9), w = weight({N, K}, d, 10), b = input({N}, d, 11);
         return Prepared{[x, w, b] { ops::linear(x, w, b); }, 2.0 * M * N * K};
       });
-#else
-      add_todo(t, "linear", shape, Unit::gflops, "TODO: ops/linalg.h (linear) not present yet");
-#endif
     }
+  }
+  // fc1 as the MLP runs it: C -> 3C with the exact GELU fused into the bias epilogue (keeps the pre-activation).
+  for (const Stage& s : kStages) {
+    int64_t M = B * s.L * s.L, K = s.C, N = kMlpRatio * s.C;
+    std::string shape = shape_str({M, K}) + " x " + shape_str({N, K}) + "^T";
+    add(t, "linear_gelu", shape, Unit::gflops, [M, K, N](Device d) {
+      Tensor x = input({M, K}, d, 12), w = weight({N, K}, d, 13), b = input({N}, d, 14);
+      return Prepared{[x, w, b] { ops::linear(x, w, b, Activation::gelu); }, 2.0 * M * N * K};
+    });
+  }
+  // 3x3 stride-2 pad-1 convolutions (im2col + GEMM): the tokenizer (3 -> 32 at 224, 32 -> 64 at 112) and the
+  // downsamplers between stages (C -> 2C, no bias). FLOPs: 2 * N * O * Ho * Wo * C * 9.
+  struct Conv {
+    int64_t C, O, H;
+    bool bias;
+  };
+  for (const Conv& c : {Conv{3, 32, 224, true}, Conv{32, 64, 112, true}, Conv{64, 128, 56, false},
+                        Conv{128, 256, 28, false}, Conv{256, 512, 14, false}}) {
+    Shape x{B, c.C, c.H, c.H}, w{c.O, c.C, 3, 3};
+    const double Ho = static_cast<double>(c.H / 2);
+    add(t, "conv2d", shape_str(x) + " * " + shape_str(w), Unit::gflops, [x, w, c, Ho](Device d) {
+      Tensor in = input(x, d, 15), wt = input(w, d, 16), b = c.bias ? input({c.O}, d, 17) : Tensor();
+      return Prepared{[in, wt, b] { ops::conv2d(in, wt, b, 2, 1); },
+                      2.0 * static_cast<double>(x[0] * c.O) * Ho * Ho * static_cast<double>(c.C * 9)};
+    });
   }
   return t;
 }
@@ -163,26 +167,31 @@ struct Timing {
   int inner = 1;  // calls per timed repetition
 };
 
-Timing time_call(const std::function<void()>& fn, int warmup, int reps, Device dev) {
+// Milliseconds on the clock the run times with: the wall clock, or (--cpu-time) this process's CPU time.
+double now_ms(bool cpu_time) {
+  if (!cpu_time)
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
+
+Timing time_call(const std::function<void()>& fn, int warmup, int reps, Device dev, bool cpu_time) {
   auto sync = [dev] { backend(dev).synchronize(dev.index); };
-  using Clock = std::chrono::steady_clock;
-  auto elapsed_ms = [](Clock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  };
   for (int i = 0; i < std::max(warmup, 1); ++i) fn();
   sync();
-  auto t0 = Clock::now();
+  double t0 = now_ms(cpu_time);
   fn();
   sync();
-  double once = elapsed_ms(t0);
+  double once = now_ms(cpu_time) - t0;
   Timing r;
   r.inner = static_cast<int>(std::clamp(std::ceil(2.0 / std::max(once, 1e-6)), 1.0, 1000.0));
   std::vector<double> ts;
   for (int i = 0; i < reps; ++i) {
-    t0 = Clock::now();
+    t0 = now_ms(cpu_time);
     for (int j = 0; j < r.inner; ++j) fn();
     sync();
-    ts.push_back(elapsed_ms(t0) / r.inner);
+    ts.push_back((now_ms(cpu_time) - t0) / r.inner);
   }
   std::sort(ts.begin(), ts.end());
   r.ms = ts[ts.size() / 2];
@@ -193,14 +202,17 @@ struct Options {
   std::string device = "cpu", json, filter;
   int threads = 0, reps = 10, warmup = 2;
   int64_t batch = 8;
+  bool cpu_time = false;
 };
 
 const char* kUsage =
     "usage: bench_ops [--device cpu|cuda] [--threads N] [--batch B] [--reps N] [--warmup N]\n"
-    "                 [--filter SUBSTRING] [--json FILE]\n"
+    "                 [--filter SUBSTRING] [--json FILE] [--cpu-time]\n"
     "Times nat.cpp ops at NAT-Tiny shapes (f32) and prints one row per benchmark: name, shape, median\n"
     "ms per call, and GB/s (bytes that must move) or GFLOP/s. --threads sets the OpenMP/BLAS threads\n"
-    "(default: OpenMP's). --filter keeps rows whose name contains SUBSTRING. --json writes the results.\n";
+    "(default: OpenMP's). --filter keeps rows whose name contains SUBSTRING. --json writes the results.\n"
+    "--cpu-time times with the process's CPU time instead of wall time (CPU device only): for a machine\n"
+    "busy with other work. It sums over our threads, so pair it with --threads 1 for a per-core figure.\n";
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -227,6 +239,8 @@ Options parse(int argc, char** argv) {
       o.filter = value();
     else if (a == "--json")
       o.json = value();
+    else if (a == "--cpu-time")
+      o.cpu_time = true;
     else if (a == "-h" || a == "--help") {
       std::printf("%s", kUsage);
       std::exit(0);
@@ -237,6 +251,10 @@ Options parse(int argc, char** argv) {
   }
   if (o.device != "cpu" && o.device != "cuda") {
     std::fprintf(stderr, "bench_ops: --device must be cpu or cuda, got '%s'\n", o.device.c_str());
+    std::exit(2);
+  }
+  if (o.cpu_time && o.device != "cpu") {
+    std::fprintf(stderr, "bench_ops: --cpu-time measures host CPU time and only means something with --device cpu\n");
     std::exit(2);
   }
   if (o.reps < 1 || o.batch < 1 || o.warmup < 0) {
@@ -255,22 +273,20 @@ int run(const Options& o) {
     return 2;
   }
   Device dev = o.device == "cuda" ? Device::cuda(0) : Device::cpu();
-  std::printf("bench_ops (nat.cpp): %s, %d thread(s), batch %lld, f32, median of %d reps after %d warm-up call(s)\n",
-              dev.str().c_str(), threads, static_cast<long long>(o.batch), o.reps, o.warmup);
-  std::printf("%-14s %-32s %10s %10s %s\n", "benchmark", "shape", "ms", "rate", "unit");
+  const char* clock = o.cpu_time ? "process CPU time" : "wall time";
+  std::printf(
+      "bench_ops (nat.cpp): %s, %d thread(s), batch %lld, f32, %s, median of %d reps after %d warm-up "
+      "call(s)\n",
+      dev.str().c_str(), threads, static_cast<long long>(o.batch), clock, o.reps, o.warmup);
+  std::printf("%-14s %-36s %10s %10s %s\n", "benchmark", "shape", "ms", "rate", "unit");
 
-  nlohmann::json results = nlohmann::json::array(), todo = nlohmann::json::array();
+  nlohmann::json results = nlohmann::json::array();
   for (const Benchmark& b : benchmark_table(o.batch)) {
     if (!o.filter.empty() && b.name.find(o.filter) == std::string::npos) continue;
-    if (!b.prepare) {
-      std::printf("%-14s %-32s %10s %10s %s\n", b.name.c_str(), b.shape.c_str(), "-", "-", b.todo.c_str());
-      todo.push_back({{"name", b.name}, {"shape", b.shape}, {"todo", b.todo}});
-      continue;
-    }
     Prepared p = b.prepare(dev);
-    Timing tm = time_call(p.run, o.warmup, o.reps, dev);
+    Timing tm = time_call(p.run, o.warmup, o.reps, dev, o.cpu_time);
     double rate = p.work / (tm.ms * 1e-3) / 1e9;
-    std::printf("%-14s %-32s %10.3f %10.2f %s\n", b.name.c_str(), b.shape.c_str(), tm.ms, rate, unit_str(b.unit));
+    std::printf("%-14s %-36s %10.3f %10.2f %s\n", b.name.c_str(), b.shape.c_str(), tm.ms, rate, unit_str(b.unit));
     std::fflush(stdout);
     results.push_back({{"name", b.name},
                        {"shape", b.shape},
@@ -282,7 +298,7 @@ int run(const Options& o) {
   }
   if (!o.json.empty()) {
     nlohmann::json doc = {{"tool", "nat.cpp"}, {"device", dev.str()}, {"threads", threads}, {"batch", o.batch},
-                          {"reps", o.reps},    {"warmup", o.warmup},  {"results", results}, {"todo", todo}};
+                          {"reps", o.reps},    {"warmup", o.warmup},  {"clock", clock},     {"results", results}};
     std::ofstream f(o.json);
     if (!f) {
       std::fprintf(stderr, "bench_ops: cannot write %s\n", o.json.c_str());

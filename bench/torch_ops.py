@@ -4,6 +4,8 @@
 Each row of table() mirrors a row of benchmark_table() in bench/bench_ops.cpp (keep them in step: the
 (name, shape) pair is the key bench/run_ops.sh joins on). Timing: warm-up calls, then the median over
 --reps repetitions of `inner` back-to-back calls, `inner` chosen so a repetition lasts >= 2 ms.
+--cpu-time reads time.process_time (this process's CPU time, all threads) instead of the wall clock, as
+bench_ops --cpu-time does: for a busy machine, with one thread.
 Prints the same table format as bench_ops; --json FILE writes the same JSON layout.
 """
 import argparse
@@ -75,31 +77,51 @@ def table(B):
             return (lambda: torch.softmax(t, -1)), 2 * F32 * numel(x)
 
         rows.append(("softmax", shape_str(x), "GB/s", softmax))
+    # Weights scaled by 1/sqrt(K) as in bench_ops.cpp, so the GELU sees O(1) inputs.
     for L, C, _ in STAGES:
         M = B * L * L
         for K, N in ((C, 3 * C), (C, C), (3 * C, C)):
 
             def linear(M=M, K=K, N=N):
-                x, w, b = inp((M, K), 9), inp((N, K), 10), inp((N,), 11)
+                x, w, b = inp((M, K), 9), inp((N, K), 10) / math.sqrt(K), inp((N,), 11)
                 return (lambda: F.linear(x, w, b)), 2.0 * M * N * K
 
             rows.append(("linear", f"{shape_str((M, K))} x {shape_str((N, K))}^T", "GFLOP/s", linear))
+    for L, C, _ in STAGES:
+        M, K, N = B * L * L, C, MLP_RATIO * C
+
+        def linear_gelu(M=M, K=K, N=N):
+            x, w, b = inp((M, K), 12), inp((N, K), 13) / math.sqrt(K), inp((N,), 14)
+            return (lambda: F.gelu(F.linear(x, w, b))), 2.0 * M * N * K
+
+        rows.append(("linear_gelu", f"{shape_str((M, K))} x {shape_str((N, K))}^T", "GFLOP/s", linear_gelu))
+    for C, O, H, bias in ((3, 32, 224, True), (32, 64, 112, True), (64, 128, 56, False), (128, 256, 28, False),
+                          (256, 512, 14, False)):
+        x, w = (B, C, H, H), (O, C, 3, 3)
+
+        def conv2d(x=x, w=w, bias=bias):
+            t, wt = inp(x, 15), inp(w, 16)
+            b = inp((w[0],), 17) if bias else None
+            Ho = x[2] // 2
+            return (lambda: F.conv2d(t, wt, b, 2, 1)), 2.0 * x[0] * w[0] * Ho * Ho * x[1] * 9
+
+        rows.append(("conv2d", f"{shape_str(x)} * {shape_str(w)}", "GFLOP/s", conv2d))
     return rows
 
 
-def time_call(fn, warmup, reps):
+def time_call(fn, warmup, reps, clock):
     for _ in range(max(warmup, 1)):
         fn()
-    t0 = time.perf_counter()
+    t0 = clock()
     fn()
-    once = (time.perf_counter() - t0) * 1e3
+    once = (clock() - t0) * 1e3
     inner = int(min(max(math.ceil(2.0 / max(once, 1e-6)), 1), 1000))
     ts = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(inner):
             fn()
-        ts.append((time.perf_counter() - t0) * 1e3 / inner)
+        ts.append((clock() - t0) * 1e3 / inner)
     ts.sort()
     return ts[len(ts) // 2], inner
 
@@ -113,28 +135,30 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--filter", default="", help="keep rows whose name contains this")
     ap.add_argument("--json", default="", help="write the results here")
+    ap.add_argument("--cpu-time", action="store_true", help="process CPU time instead of wall time")
     a = ap.parse_args()
     if a.reps < 1 or a.batch < 1 or a.warmup < 0:
         sys.exit("torch_ops.py: --reps and --batch must be >= 1 and --warmup >= 0")
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     threads = torch.get_num_threads()
-    print(f"bench_ops (torch {torch.__version__}): cpu, {threads} thread(s), batch {a.batch}, f32, "
+    clock, clock_name = (time.process_time, "process CPU time") if a.cpu_time else (time.perf_counter, "wall time")
+    print(f"bench_ops (torch {torch.__version__}): cpu, {threads} thread(s), batch {a.batch}, f32, {clock_name}, "
           f"median of {a.reps} reps after {a.warmup} warm-up call(s)")
-    print(f"{'benchmark':<14} {'shape':<32} {'ms':>10} {'rate':>10} unit")
+    print(f"{'benchmark':<14} {'shape':<36} {'ms':>10} {'rate':>10} unit")
     results = []
     with torch.no_grad():
         for name, shape, unit, prepare in table(a.batch):
             if a.filter and a.filter not in name:
                 continue
             fn, work = prepare()
-            ms, inner = time_call(fn, a.warmup, a.reps)
+            ms, inner = time_call(fn, a.warmup, a.reps, clock)
             rate = work / (ms * 1e-3) / 1e9
-            print(f"{name:<14} {shape:<32} {ms:>10.3f} {rate:>10.2f} {unit}", flush=True)
+            print(f"{name:<14} {shape:<36} {ms:>10.3f} {rate:>10.2f} {unit}", flush=True)
             results.append(dict(name=name, shape=shape, ms=ms, rate=rate, unit=unit, work=work, inner=inner))
     if a.json:
         doc = dict(tool=f"torch {torch.__version__}", device="cpu", threads=threads, batch=a.batch, reps=a.reps,
-                   warmup=a.warmup, results=results, todo=[])
+                   warmup=a.warmup, clock=clock_name, results=results)
         with open(a.json, "w") as f:
             json.dump(doc, f, indent=2)
             f.write("\n")

@@ -1,10 +1,12 @@
 // CPU softmax / log_softmax kernels (ops/softmax_kernels.h): rows in parallel, each row in three
-// vectorisable passes (max, exponentiate-and-sum, normalise); sums accumulate in f64.
+// vectorisable passes (max, exponentiate-and-sum, normalise); sums accumulate in f64. The exp loops
+// vectorise only through libmvec's SIMD exp, announced by ops/cpu/simd_math.h.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "ops/cpu/float_dispatch.h"
+#include "ops/cpu/simd_math.h"
 #include "ops/softmax_kernels.h"
 
 namespace nat::kernels::cpu {
