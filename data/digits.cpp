@@ -86,7 +86,7 @@ DigitsSummary build_digits(const std::string& out_dir, const std::string& sheet_
       NAT_CHECK(!ec, "[digits] cannot create ", (fs::path(out_dir) / split).string(), ": ", ec.message());
     }
 
-  const std::vector<int> png_params = {cv::IMWRITE_PNG_COMPRESSION, 9};
+  const std::vector<int> png_params = {cv::IMWRITE_PNG_COMPRESSION, 1};
   for (int k = 0; k < kClasses; ++k) {
     for (int j = 0; j < kRowsPerClass * kCols; ++j) {
       int row = k * kRowsPerClass + j / kCols, col = j % kCols;

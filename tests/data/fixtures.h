@@ -18,11 +18,12 @@
 
 namespace nat::testing {
 
-// A fresh folder under $TMPDIR, removed with everything in it at scope exit.
+// A fresh folder under $TMPDIR (or under `base`), removed with everything in it at scope exit.
 class TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "nat-data-test-XXXXXX").string();
+  explicit TempDir(const std::string& base = "") {
+    std::filesystem::path root = base.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(base);
+    std::string tmpl = (root / "nat-data-test-XXXXXX").string();
     char* p = mkdtemp(tmpl.data());
     if (!p) throw std::runtime_error("mkdtemp failed");
     path_ = p;
@@ -39,6 +40,12 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A memory-backed folder when there is one: thousands of small files are written there several times faster.
+inline std::string fast_temp_base() {
+  std::error_code ec;
+  return std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : "";
+}
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
