@@ -5,7 +5,9 @@
 // Adding an op family means adding rows there (and the same rows to bench/torch_ops.py).
 // Timing: warm-up calls, then the median over --reps repetitions; a repetition runs `inner` calls back to
 // back and synchronises the device, with `inner` chosen so a repetition lasts >= 2 ms (GPU launch
-// latency would otherwise dominate). Outputs are allocated by the ops on every call, as in real use.
+// latency would otherwise dominate). Outputs are allocated by the ops on every call, as in real use; the
+// default 5 warm-up calls let the allocator reach its steady state (with 2, the first calls that get
+// multi-MB outputs still pay first-touch page faults and the largest rows read up to 2x slow).
 // --cpu-time (CPU only) reads the process CPU clock instead of the wall clock: on a machine busy with other
 // work it still measures our own cost, summed over all of our threads (so use it with one thread).
 #include <omp.h>
@@ -200,7 +202,7 @@ Timing time_call(const std::function<void()>& fn, int warmup, int reps, Device d
 
 struct Options {
   std::string device = "cpu", json, filter;
-  int threads = 0, reps = 10, warmup = 2;
+  int threads = 0, reps = 10, warmup = 5;
   int64_t batch = 8;
   bool cpu_time = false;
 };

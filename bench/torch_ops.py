@@ -2,8 +2,9 @@
 """PyTorch (CPU) baseline for bench_ops: the same rows, shapes, byte/FLOP counts and timing method.
 
 Each row of table() mirrors a row of benchmark_table() in bench/bench_ops.cpp (keep them in step: the
-(name, shape) pair is the key bench/run_ops.sh joins on). Timing: warm-up calls, then the median over
---reps repetitions of `inner` back-to-back calls, `inner` chosen so a repetition lasts >= 2 ms.
+(name, shape) pair is the key bench/run_ops.sh joins on). Timing: warm-up calls (5 by default, as in
+bench_ops), then the median over --reps repetitions of `inner` back-to-back calls, `inner` chosen so a
+repetition lasts >= 2 ms.
 --cpu-time reads time.process_time (this process's CPU time, all threads) instead of the wall clock, as
 bench_ops --cpu-time does: for a busy machine, with one thread.
 Prints the same table format as bench_ops; --json FILE writes the same JSON layout.
@@ -132,7 +133,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (default: PyTorch's)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--reps", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--filter", default="", help="keep rows whose name contains this")
     ap.add_argument("--json", default="", help="write the results here")
     ap.add_argument("--cpu-time", action="store_true", help="process CPU time instead of wall time")
