@@ -22,5 +22,8 @@ int cmd_train(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
 int cmd_predict(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
+int cmd_attn(const std::vector<std::string>& args);
+int cmd_explain(const std::vector<std::string>& args);
+int cmd_trace(const std::vector<std::string>& args);
 
 }  // namespace nat::app

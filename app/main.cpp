@@ -21,6 +21,9 @@ const std::vector<nat::app::Command>& commands() {
       {"eval", "loss, top-1 and top-5 of a checkpoint on a config's val split", nat::app::cmd_eval},
       {"predict", "top-5 classes of images under a checkpoint", nat::app::cmd_predict},
       {"plot", "draw a run's summary.csv as curves.png (loss, accuracy, lr)", nat::app::cmd_plot},
+      {"attn", "draw a layer's attention weights for chosen queries over an image", nat::app::cmd_attn},
+      {"explain", "draw NA windows, rpb cells and inverse neighbourhoods (explain na)", nat::app::cmd_explain},
+      {"trace", "one forward and backward: the autograd tape, level by level, with memory and time", nat::app::cmd_trace},
   };
   return kCommands;
 }
