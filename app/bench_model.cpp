@@ -21,7 +21,7 @@ namespace nat::app {
 namespace {
 
 const char* kHelp =
-    "usage: nat bench model [--model nat_mini] [--batch 8] [--img-size 224] [--reps 3] [--device cpu|cuda]\n"
+    "usage: nat bench model [--model nat_mini] [--batch 8] [--img-size 224] [--reps 5] [--device cpu|cuda]\n"
     "                       [--no-torch] [--cpu-time]\n\n"
     "Forward (eval mode, no autograd) and training-step (train mode: forward, mean cross-entropy, backward,\n"
     "AdamW update, gradients dropped) images/s for one NAT, median of --reps timed runs after one warm-up,\n"
@@ -119,17 +119,10 @@ int bench_model(const std::vector<std::string>& argv) {
   g_cpu_time = args.flag("cpu-time");
   nn::NatConfig config = nn::parse_nat_spec(args.get("model", "nat_mini"));
   int64_t B = args.get_int("batch", 8), img = args.get_int("img-size", 224);
-  int reps = static_cast<int>(args.get_int("reps", 3));
+  int reps = static_cast<int>(args.get_int("reps", 5));
   NAT_CHECK(B >= 1 && img >= 1 && reps >= 1, "--batch, --img-size and --reps must be >= 1");
   Device dev = parse_device(args.get("device", "cpu"));
   int threads = omp_get_max_threads();
-
-  std::vector<nlohmann::json> torch;
-  if (!args.flag("no-torch") && dev.is_cpu()) {
-    torch = run_torch_model("--model-json " + shell_quote(config.to_json()) + " --batch " + std::to_string(B) +
-                            " --img-size " + std::to_string(img) + " --threads " + std::to_string(threads) +
-                            " --reps " + std::to_string(reps) + (g_cpu_time ? " --cpu-time" : ""));
-  }
 
   Generator gen(0);
   auto model = nn::create_nat(config, gen);
@@ -158,6 +151,14 @@ int bench_model(const std::vector<std::string>& argv) {
         model->zero_grad();
       },
       reps, dev);
+
+  // PyTorch runs after nat.cpp, in a separate process, with the same thread count and clock.
+  std::vector<nlohmann::json> torch;
+  if (!args.flag("no-torch") && dev.is_cpu()) {
+    torch = run_torch_model("--model-json " + shell_quote(config.to_json()) + " --batch " + std::to_string(B) +
+                            " --img-size " + std::to_string(img) + " --threads " + std::to_string(threads) +
+                            " --reps " + std::to_string(reps) + (g_cpu_time ? " --cpu-time" : ""));
+  }
 
   std::printf("nat bench model: %s, batch %lld, %lldx%lld, %s, %d thread(s), %s time, median of %d%s\n",
               config.name.c_str(), static_cast<long long>(B), static_cast<long long>(img), static_cast<long long>(img),
