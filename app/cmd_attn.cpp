@@ -131,17 +131,18 @@ int cmd_attn(const std::vector<std::string>& argv_in) {
   for (int64_t yy = 0; yy < S; ++yy)
     for (int64_t xx = 0; xx < S; ++xx)
       for (int c = 0; c < 3; ++c)
-        rgb.at<cv::Vec3b>(static_cast<int>(yy), static_cast<int>(xx))[c] = pipe.denormalize(c, px[(c * S + yy) * S + xx]);
+        rgb.at<cv::Vec3b>(static_cast<int>(yy), static_cast<int>(xx))[c] =
+            pipe.denormalize(c, px[(c * S + yy) * S + xx]);
 
   const int64_t level = a.get_int("level", 0), layer = a.get_int("layer", 0);
   viz::AttentionCapture cap = viz::capture_attention(*model, x.to(dev), level, layer);
   std::vector<viz::Cell> queries;
+  queries.reserve(query_args.size());
   for (const auto& q : query_args) queries.push_back(viz::parse_cell(q, "--query"));
   if (queries.empty()) queries = viz::default_queries(cap.height, cap.width);
   std::vector<int64_t> heads = a.has("heads") ? parse_list(a.get("heads"), "--heads") : std::vector<int64_t>{};
 
-  const std::string layer_name =
-      "levels." + std::to_string(level) + ".blocks." + std::to_string(layer) + ".attn";
+  const std::string layer_name = "levels." + std::to_string(level) + ".blocks." + std::to_string(layer) + ".attn";
   viz::AttentionLabels labels;
   labels.title = "Attention weights of " + layer_name + " (" + mc.name + ") on " + basename(image_path);
   if (untrained) {
@@ -174,7 +175,7 @@ int cmd_attn(const std::vector<std::string>& argv_in) {
   }
   viz::AttentionFigure fig = viz::render_attention(cap, rgb, queries, heads, labels);
   const std::string out = a.get("out", "attn.png");
-  NAT_CHECK(cv::imwrite(out, fig.image), "[attn] could not write ", out);
+  NAT_CHECK(cv::imwrite(out, fig.image, {cv::IMWRITE_PNG_COMPRESSION, 9}), "[attn] could not write ", out);
   std::printf("wrote %s (%d x %d)\n", out.c_str(), fig.image.cols, fig.image.rows);
   return 0;
 #endif

@@ -49,10 +49,11 @@ int explain_na(std::vector<std::string> argv) {
   }
   NAT_CHECK(a.positional().empty(), "unexpected argument '", a.positional()[0], "' (see nat explain na --help)");
   auto [H, W] = viz::parse_size(a.required("size"), "--size");
-  viz::NaGeometry g{.height = H, .width = W, .kernel_size = a.get_int("kernel-size", 7),
-                    .dilation = a.get_int("dilation", 1)};
+  viz::NaGeometry g{
+      .height = H, .width = W, .kernel_size = a.get_int("kernel-size", 7), .dilation = a.get_int("dilation", 1)};
   g.validate();
   std::vector<viz::Cell> queries;
+  queries.reserve(query_args.size());
   for (const auto& q : query_args) queries.push_back(viz::parse_cell(q, "--query"));
   if (queries.empty()) queries = viz::default_queries(H, W);
   std::optional<viz::Cell> inverse;
@@ -60,15 +61,16 @@ int explain_na(std::vector<std::string> argv) {
 
   std::printf("NA on a %lld x %lld map, kernel %lld, dilation %lld: each query attends %lld keys\n",
               static_cast<long long>(H), static_cast<long long>(W), static_cast<long long>(g.kernel_size),
-              static_cast<long long>(g.dilation), static_cast<long long>(g.kernel_size * g.kernel_size));
+              static_cast<long long>(g.dilation), static_cast<long long>(g.kernel_size) * g.kernel_size);
   for (const auto& q : queries) {
     viz::Window w = viz::na_window(g, q);
-    std::printf("  query (%lld, %lld)%s\n    rows: start %lld, keys %s; rpb rows %s\n"
-                "    cols: start %lld, keys %s; rpb cols %s\n",
-                static_cast<long long>(q.row), static_cast<long long>(q.col),
-                w.shifted() ? "  (border: window shifted inward)" : "", static_cast<long long>(w.rows.start),
-                join(w.rows.keys).c_str(), join(w.rows.rpb).c_str(), static_cast<long long>(w.cols.start),
-                join(w.cols.keys).c_str(), join(w.cols.rpb).c_str());
+    std::printf(
+        "  query (%lld, %lld)%s\n    rows: start %lld, keys %s; rpb rows %s\n"
+        "    cols: start %lld, keys %s; rpb cols %s\n",
+        static_cast<long long>(q.row), static_cast<long long>(q.col),
+        w.shifted() ? "  (border: window shifted inward)" : "", static_cast<long long>(w.rows.start),
+        join(w.rows.keys).c_str(), join(w.rows.rpb).c_str(), static_cast<long long>(w.cols.start),
+        join(w.cols.keys).c_str(), join(w.cols.rpb).c_str());
   }
   if (inverse) {
     auto inv = viz::inverse_neighbourhood(g, *inverse);
@@ -81,7 +83,7 @@ int explain_na(std::vector<std::string> argv) {
 #if NAT_WITH_OPENCV
   std::string out = a.get("out", "na.png");
   viz::NaDiagram d = viz::render_na_diagram(g, queries, inverse);
-  NAT_CHECK(cv::imwrite(out, d.image), "[explain] could not write ", out);
+  NAT_CHECK(cv::imwrite(out, d.image, {cv::IMWRITE_PNG_COMPRESSION, 9}), "[explain] could not write ", out);
   std::printf("wrote %s (%d x %d)\n", out.c_str(), d.image.cols, d.image.rows);
 #else
   std::printf("(no picture: this build has no OpenCV)\n");

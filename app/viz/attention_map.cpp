@@ -30,8 +30,8 @@ double AttentionCapture::row_sum(int64_t head, Cell q) const {
 
 AttentionCapture capture_attention(nn::NAT& model, const Tensor& images, int64_t level, int64_t layer) {
   const int64_t levels = model.config.num_levels();
-  NAT_CHECK(level >= 0 && level < levels, "[attn] --level ", level, " does not exist: ", model.config.name, " has levels 0..",
-            levels - 1);
+  NAT_CHECK(level >= 0 && level < levels, "[attn] --level ", level, " does not exist: ", model.config.name,
+            " has levels 0..", levels - 1);
   const int64_t depth = model.config.depths[static_cast<size_t>(level)];
   NAT_CHECK(layer >= 0 && layer < depth, "[attn] --layer ", layer, " does not exist: level ", level, " has layers 0..",
             depth - 1);
@@ -104,8 +104,9 @@ std::string pct(double v) {
 
 }  // namespace
 
-AttentionFigure render_attention(const AttentionCapture& cap, const cv::Mat& input_rgb, const std::vector<Cell>& queries,
-                                 const std::vector<int64_t>& heads_in, const AttentionLabels& labels) {
+AttentionFigure render_attention(const AttentionCapture& cap, const cv::Mat& input_rgb,
+                                 const std::vector<Cell>& queries, const std::vector<int64_t>& heads_in,
+                                 const AttentionLabels& labels) {
   NAT_CHECK(input_rgb.type() == CV_8UC3 && input_rgb.rows == cap.image_height && input_rgb.cols == cap.image_width,
             "[attn] the input image must be ", cap.image_height, " x ", cap.image_width, " RGB");
   std::vector<int64_t> heads = heads_in;
@@ -120,7 +121,8 @@ AttentionFigure render_attention(const AttentionCapture& cap, const cv::Mat& inp
   const NaGeometry geom = cap.geometry();
 
   // The input, greyed and dimmed so the heat colours stand out, at kImageSide on its longer side.
-  const double scale = static_cast<double>(kImageSide) / static_cast<double>(std::max(cap.image_height, cap.image_width));
+  const double scale =
+      static_cast<double>(kImageSide) / static_cast<double>(std::max(cap.image_height, cap.image_width));
   const int img_w = static_cast<int>(std::lround(static_cast<double>(cap.image_width) * scale));
   const int img_h = static_cast<int>(std::lround(static_cast<double>(cap.image_height) * scale));
   const double token_w = static_cast<double>(img_w) / static_cast<double>(cap.width);
@@ -144,9 +146,10 @@ AttentionFigure render_attention(const AttentionCapture& cap, const cv::Mat& inp
   const int per_line = std::min<int>(kTilesPerLine, static_cast<int>(heads.size()));
   const int lines_per_query = static_cast<int>((heads.size() + kTilesPerLine - 1) / kTilesPerLine);
   const int query_head_h = 34;
-  const int header_h = 150;
+  const int header_h = 176;
   const int width = std::max(2 * kMargin + per_line * tile_w, 1180);
-  const int height = header_h + static_cast<int>(queries.size()) * (query_head_h + lines_per_query * tile_h + 10) + kMargin;
+  const int height =
+      header_h + static_cast<int>(queries.size()) * (query_head_h + lines_per_query * tile_h + 10) + kMargin;
 
   AttentionFigure fig;
   fig.image = cv::Mat(height, width, CV_8UC3, colour::kBackground);
@@ -158,18 +161,18 @@ AttentionFigure render_attention(const AttentionCapture& cap, const cv::Mat& inp
   l1 << "Level " << cap.level << " is a " << cap.height << " x " << cap.width << " token map (one token = "
      << std::lround(static_cast<double>(cap.image_height) / static_cast<double>(cap.height)) << " px of the "
      << cap.image_height << " x " << cap.image_width << " input); kernel k = " << k << ", dilation d = " << cap.dilation
-     << ". Each query spreads weight 1 over its " << kk << " keys (uniform: " << pct(1.0 / static_cast<double>(kk))
-     << "% each).";
+     << ".";
   put_text(img, l1.str(), {kMargin, 88}, 0.5);
-  l2 << "Left: each key's weight painted on its token over the input (white: the window's outline). Right: the same "
-        "weights by slot, in %.";
-  put_text(img, l2.str(), {kMargin, 112}, 0.5);
-  int lx = colour_ramp(img, {kMargin, 126, 160, 14}, kColormap, "0", "max in the tile", "weight:");
-  cv::circle(img, {lx + 8, 133}, 7, kQueryMark, 2, cv::LINE_AA);
-  put_text(img, "query", {lx + 22, 139}, 0.5);
+  l2 << "Each query spreads weight 1 over its " << kk << " keys (uniform: " << pct(1.0 / static_cast<double>(kk))
+     << "% each). Left: each key's weight painted on its token (white: the window's outline).";
+  put_text(img, l2.str(), {kMargin, 110}, 0.5);
+  put_text(img, "Right: the same weights by slot (row-major, as the kernel stores them), in %.", {kMargin, 132}, 0.5);
+  int lx = colour_ramp(img, {kMargin, 148, 160, 14}, kColormap, "0", "max in the tile", "weight:");
+  cv::circle(img, {lx + 8, 155}, 7, kQueryMark, 2, cv::LINE_AA);
+  put_text(img, "query", {lx + 22, 161}, 0.5);
   if (cap.padded_height > cap.height || cap.padded_width > cap.width) {
-    cv::rectangle(img, cv::Rect(lx + 90, 126, 14, 14), cv::Scalar(90, 90, 90), cv::FILLED);
-    put_text(img, "zero-padded tokens (map smaller than k x d; spec 1.5)", {lx + 110, 139}, 0.5);
+    cv::rectangle(img, cv::Rect(lx + 90, 148, 14, 14), cv::Scalar(90, 90, 90), cv::FILLED);
+    put_text(img, "zero-padded tokens (the map is smaller than k x d: padding policy, spec 1.5)", {lx + 110, 161}, 0.5);
   }
 
   int y = header_h;
@@ -219,16 +222,19 @@ AttentionFigure render_attention(const AttentionCapture& cap, const cv::Mat& inp
         cv::Vec3b c = colormap_colour(v, kColormap);
         cv::Mat roi = img(r);
         cv::Mat overlay(roi.size(), CV_8UC3, cv::Scalar(c[0], c[1], c[2]));
-        cv::addWeighted(overlay, 0.85, roi, 0.15, 0, roi);
+        cv::addWeighted(overlay, kHeatAlpha, roi, 1 - kHeatAlpha, 0, roi);
         if (token_w >= 6) cv::rectangle(img, r, cv::Scalar(235, 235, 235), 1);
       }
       {  // the window's outline (its bounding box) and the query mark
         cv::Rect a = tile.token_rect(w.keys.front().row, w.keys.front().col);
         cv::Rect b = tile.token_rect(w.keys.back().row, w.keys.back().col);
         cv::rectangle(img, cv::Rect(a.tl(), b.br()) & tile.image, cv::Scalar(255, 255, 255), 1);
+        // A ring inside the query's token (around it when tokens are tiny), clipped to the tile.
         cv::Rect qr = tile.token_rect(q.row, q.col);
-        int rad = std::max(6, static_cast<int>(std::lround(0.8 * std::max(token_w, token_h))));
-        cv::circle(img, {qr.x + qr.width / 2, qr.y + qr.height / 2}, rad, kQueryMark, 2, cv::LINE_AA);
+        int rad = std::max(6, static_cast<int>(std::lround(0.35 * std::min(token_w, token_h))) + 3);
+        cv::Mat area = img(tile.image);
+        cv::circle(area, {qr.x - tile.image.x + qr.width / 2, qr.y - tile.image.y + qr.height / 2}, rad, kQueryMark, 2,
+                   cv::LINE_AA);
       }
       put_text(img, "slots (%)", {tile.slots.origin.x, tile.slots.origin.y - 6}, 0.45, 1, colour::kMuted);
       for (int64_t a = 0; a < k; ++a)

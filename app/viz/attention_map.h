@@ -42,11 +42,14 @@ AttentionCapture capture_attention(nn::NAT& model, const Tensor& images, int64_t
 
 namespace nat::viz {
 
+// How strongly the heat colour covers a key's token (the rest is the greyed input showing through).
+constexpr double kHeatAlpha = 0.7;
+
 struct AttentionTile {
   size_t query = 0;  // index into the queries passed to render_attention
   int64_t head = 0;
-  cv::Rect image;          // where the input image sits (token (r, c) is tokens.rect(r, c))
-  GridPlacement slots;     // the enlarged k x k grid of weights
+  cv::Rect image;       // where the input image sits (token (r, c) is tokens.rect(r, c))
+  GridPlacement slots;  // the enlarged k x k grid of weights
   cv::Rect token_rect(int64_t r, int64_t c) const;
   double token_w = 0, token_h = 0;  // pixels per token in `image`
 };
@@ -64,8 +67,9 @@ struct AttentionLabels {
 
 // `input_rgb`: the image the model saw (CV_8UC3, RGB, image_height x image_width). `heads`: which heads (empty:
 // all), drawn up to four per line.
-AttentionFigure render_attention(const AttentionCapture& cap, const cv::Mat& input_rgb, const std::vector<Cell>& queries,
-                                 const std::vector<int64_t>& heads, const AttentionLabels& labels);
+AttentionFigure render_attention(const AttentionCapture& cap, const cv::Mat& input_rgb,
+                                 const std::vector<Cell>& queries, const std::vector<int64_t>& heads,
+                                 const AttentionLabels& labels);
 
 }  // namespace nat::viz
 #endif

@@ -36,9 +36,10 @@ int legend_item(cv::Mat& img, cv::Point p, const cv::Scalar& fill, const std::st
 
 void dashed_rectangle(cv::Mat& img, cv::Rect r, const cv::Scalar& c, int thickness, int dash) {
   auto segment = [&](cv::Point a, cv::Point b) {
-    double len = std::hypot(b.x - a.x, b.y - a.y);
-    for (double s = 0; s < len; s += 2 * dash) {
-      double e = std::min(s + dash, len);
+    const double len = std::hypot(b.x - a.x, b.y - a.y);
+    const int pieces = static_cast<int>(std::ceil(len / (2.0 * dash)));
+    for (int n = 0; n < pieces; ++n) {
+      const double s = 2.0 * dash * n, e = std::min(s + dash, len);
       cv::Point p0(a.x + static_cast<int>((b.x - a.x) * s / len), a.y + static_cast<int>((b.y - a.y) * s / len));
       cv::Point p1(a.x + static_cast<int>((b.x - a.x) * e / len), a.y + static_cast<int>((b.y - a.y) * e / len));
       cv::line(img, p0, p1, c, thickness, cv::LINE_AA);
@@ -52,7 +53,7 @@ void dashed_rectangle(cv::Mat& img, cv::Rect r, const cv::Scalar& c, int thickne
 }
 
 cv::Vec3b colormap_colour(double value, int colormap) {
-  cv::Mat v(1, 1, CV_8UC1, cv::Scalar(static_cast<int>(std::clamp(value, 0.0, 1.0) * 255 + 0.5))), c;
+  cv::Mat v(1, 1, CV_8UC1, cv::Scalar(static_cast<int>(std::lround(std::clamp(value, 0.0, 1.0) * 255)))), c;
   cv::applyColorMap(v, c, colormap);
   return c.at<cv::Vec3b>(0, 0);
 }

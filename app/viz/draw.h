@@ -12,14 +12,14 @@ namespace colour {
 inline const cv::Scalar kBackground(255, 255, 255);
 inline const cv::Scalar kText(30, 30, 30);
 inline const cv::Scalar kMuted(110, 110, 110);
-inline const cv::Scalar kCell(236, 236, 236);    // a map cell nobody looks at
+inline const cv::Scalar kCell(236, 236, 236);  // a map cell nobody looks at
 inline const cv::Scalar kGridLine(190, 190, 190);
-inline const cv::Scalar kClass(250, 232, 214);   // the query's dilation class (light blue)
-inline const cv::Scalar kKey(224, 150, 70);      // an attended key (blue)
-inline const cv::Scalar kQuery(50, 60, 215);     // the query (red)
-inline const cv::Scalar kRpb(60, 170, 245);      // an rpb cell in use (orange)
-inline const cv::Scalar kInverse(170, 90, 150);  // a query that attends the chosen key (purple)
-inline const cv::Scalar kChosenKey(60, 160, 60); // the key whose inverse neighbourhood is drawn (green)
+inline const cv::Scalar kClass(250, 232, 214);    // the query's dilation class (light blue)
+inline const cv::Scalar kKey(224, 150, 70);       // an attended key (blue)
+inline const cv::Scalar kQuery(50, 60, 215);      // the query (red)
+inline const cv::Scalar kRpb(60, 170, 245);       // an rpb cell in use (orange)
+inline const cv::Scalar kInverse(170, 90, 150);   // a query that attends the chosen key (purple)
+inline const cv::Scalar kChosenKey(60, 160, 60);  // the key whose inverse neighbourhood is drawn (green)
 }  // namespace colour
 
 // Text with its baseline-left corner at `p`.

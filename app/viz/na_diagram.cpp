@@ -39,8 +39,7 @@ void draw_grid(cv::Mat& img, const GridPlacement& g) {
     put_text_centred(img, std::to_string(c), {g.rect(0, c).x + g.cell / 2, g.origin.y - 10}, fs, colour::kMuted);
   for (int64_t r = 0; r < g.rows; r += row_step) {
     std::string s = std::to_string(r);
-    put_text(img, s, {g.origin.x - 6 - text_size(s, fs).width, g.rect(r, 0).y + g.cell / 2 + 5}, fs, 1,
-             colour::kMuted);
+    put_text(img, s, {g.origin.x - 6 - text_size(s, fs).width, g.rect(r, 0).y + g.cell / 2 + 5}, fs, 1, colour::kMuted);
   }
 }
 
@@ -87,11 +86,15 @@ NaDiagram render_na_diagram(const NaGeometry& g, const std::vector<Cell>& querie
   // A row: caption line, column labels, then the map inside its halo (the rpb table and text to its right).
   const int grid_top = 56;
   // Vertical room for a query's dashed box: only as much as its centred window leaves the map, up to `halo`.
-  auto above = [&](const Window& w) { return std::min<int>(halo, static_cast<int>(std::max<int64_t>(0, -w.centred_first.row)) * cell); };
+  auto above = [&](const Window& w) {
+    return std::min<int>(halo, static_cast<int>(std::max<int64_t>(0, -w.centred_first.row)) * cell);
+  };
   auto below = [&](const Window& w) {
     return std::min<int>(halo, static_cast<int>(std::max<int64_t>(0, w.centred_last.row - (H - 1))) * cell);
   };
-  auto row_height = [&](int up, int down) { return grid_top + std::max({up + map_h + down, rpb_h, 7 * kLineHeight}) + 8; };
+  auto row_height = [&](int up, int down) {
+    return grid_top + std::max({up + map_h + down, rpb_h, 7 * kLineHeight}) + 8;
+  };
 
   NaDiagram out;
   const int width = text_x + text_w;
@@ -109,7 +112,8 @@ NaDiagram render_na_diagram(const NaGeometry& g, const std::vector<Cell>& querie
   title << "Neighborhood attention on a " << H << " x " << W << " map: kernel k = " << k << ", dilation d = " << d;
   put_text(img, title.str(), {kMargin, 32}, 0.7, 2);
   std::ostringstream sub;
-  sub << "Every query attends exactly k x k = " << k * k << " keys. Near a border the window shifts inward (never padded"
+  sub << "Every query attends exactly k x k = " << k * k
+      << " keys. Near a border the window shifts inward (never padded"
       << " or masked).";
   put_text(img, sub.str(), {kMargin, 60}, 0.5);
   int ly = 92;
@@ -127,7 +131,7 @@ NaDiagram render_na_diagram(const NaGeometry& g, const std::vector<Cell>& querie
   lx = legend_item(img, {lx, ly}, colour::kQuery, "centred window (where the border rule moved it from)", true);
   if (inverse_key) {
     lx = legend_item(img, {lx, ly}, colour::kChosenKey, "a key");
-    lx = legend_item(img, {lx, ly}, colour::kInverse, "the queries attending it");
+    legend_item(img, {lx, ly}, colour::kInverse, "the queries attending it");
   }
   lx = kMargin;
   ly += 26;
@@ -174,7 +178,7 @@ NaDiagram render_na_diagram(const NaGeometry& g, const std::vector<Cell>& querie
     std::vector<std::string> lines;
     std::ostringstream l;
     l << "query (" << q.row << ", " << q.col << "): "
-      << (shift_r && shift_c ? "corner region, window shifted on both axes"
+      << (shift_r && shift_c   ? "corner region, window shifted on both axes"
           : shift_r || shift_c ? "border region, window shifted on one axis"
                                : "interior, window centred");
     lines.push_back(l.str());
@@ -226,12 +230,15 @@ NaDiagram render_na_diagram(const NaGeometry& g, const std::vector<Cell>& querie
       << " queries";
     b << "rows " << r0 << ".." << r1 << ", cols " << c0 << ".." << c1 << (d > 1 ? " (step d)" : "");
     c << "an interior key is seen by k x k = " << k * k << "; border keys by more or fewer";
-    lines = {a.str(), b.str(), c.str(), "",
+    lines = {a.str(),
+             b.str(),
+             c.str(),
+             "",
              "dK and dV at this key sum over exactly these queries",
              "(a gather, no atomics: na_inverse_range, spec 2.2)"};
     for (size_t i = 0; i < lines.size(); ++i)
-      put_text(img, lines[i], {rpb_x, y0 + 28 + static_cast<int>(i) * kLineHeight}, i == 0 ? 0.55 : 0.5,
-               i == 0 ? 2 : 1, i >= 4 ? colour::kMuted : colour::kText);
+      put_text(img, lines[i], {rpb_x, y0 + 28 + static_cast<int>(i) * kLineHeight}, i == 0 ? 0.55 : 0.5, i == 0 ? 2 : 1,
+               i >= 4 ? colour::kMuted : colour::kText);
     out.rows.push_back(row);
   }
   return out;

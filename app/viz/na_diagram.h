@@ -26,11 +26,11 @@ struct GridPlacement {
 };
 
 struct NaDiagramRow {
-  std::optional<Window> window;     // a query row
-  std::optional<Cell> inverse_key;  // an inverse-neighbourhood row
-  std::vector<Cell> inverse;        // the queries attending inverse_key
-  GridPlacement map;                // the feature map grid
-  std::optional<GridPlacement> rpb; // the rpb table (query rows only)
+  std::optional<Window> window;      // a query row
+  std::optional<Cell> inverse_key;   // an inverse-neighbourhood row
+  std::vector<Cell> inverse;         // the queries attending inverse_key
+  GridPlacement map;                 // the feature map grid
+  std::optional<GridPlacement> rpb;  // the rpb table (query rows only)
 };
 
 struct NaDiagram {

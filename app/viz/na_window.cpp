@@ -30,8 +30,8 @@ bool Window::shifted() const { return keys.front() != centred_first || keys.back
 
 Window na_window(const NaGeometry& g, Cell q) {
   g.validate();
-  NAT_CHECK(q.row >= 0 && q.row < g.height && q.col >= 0 && q.col < g.width, "[na window] query (", q.row, ",",
-            q.col, ") is outside the ", g.height, " x ", g.width, " map");
+  NAT_CHECK(q.row >= 0 && q.row < g.height && q.col >= 0 && q.col < g.width, "[na window] query (", q.row, ",", q.col,
+            ") is outside the ", g.height, " x ", g.width, " map");
   const int64_t k = g.kernel_size, d = g.dilation, ns = k / 2;
   Window w;
   w.query = q;
@@ -49,8 +49,8 @@ Window na_window(const NaGeometry& g, Cell q) {
 
 std::vector<Cell> inverse_neighbourhood(const NaGeometry& g, Cell key) {
   g.validate();
-  NAT_CHECK(key.row >= 0 && key.row < g.height && key.col >= 0 && key.col < g.width, "[na window] key (", key.row,
-            ",", key.col, ") is outside the ", g.height, " x ", g.width, " map");
+  NAT_CHECK(key.row >= 0 && key.row < g.height && key.col >= 0 && key.col < g.width, "[na window] key (", key.row, ",",
+            key.col, ") is outside the ", g.height, " x ", g.width, " map");
   int64_t r0 = 0, rn = 0, c0 = 0, cn = 0;
   na_inverse_range(key.row, g.height, g.kernel_size, g.dilation, r0, rn);
   na_inverse_range(key.col, g.width, g.kernel_size, g.dilation, c0, cn);

@@ -65,15 +65,19 @@ class Tracer {
     const auto& nodes = tape_nodes();
     for (size_t i = before; i < nodes.size(); ++i) {
       const Node& n = *nodes[i];
-      TraceOp op{.index = n.index, .name = n.name, .inputs = n.input_descs, .outputs = n.output_descs,
-                 .input_gets_grad = {}, .saved_bytes = n.saved_bytes, .backward_ms = 0};
+      TraceOp op{.index = n.index,
+                 .name = n.name,
+                 .inputs = n.input_descs,
+                 .outputs = n.output_descs,
+                 .input_gets_grad = {},
+                 .saved_bytes = n.saved_bytes,
+                 .backward_ms = 0};
       for (const auto& in : n.inputs) op.input_gets_grad.push_back(in != nullptr);
       s.ops.push_back(std::move(op));
     }
     trace_->spans.push_back(std::move(s));
     return y;
   }
-
 
  private:
   Trace* trace_;
@@ -119,7 +123,8 @@ std::string row(const std::string& label, const std::string& fwd, const std::str
 std::string op_line(const TraceOp& o) {
   std::ostringstream sig;
   sig << "(";
-  for (size_t i = 0; i < o.inputs.size(); ++i) sig << (i ? ", " : "") << o.inputs[i].str() << (o.input_gets_grad[i] ? "*" : "");
+  for (size_t i = 0; i < o.inputs.size(); ++i)
+    sig << (i ? ", " : "") << o.inputs[i].str() << (o.input_gets_grad[i] ? "*" : "");
   sig << ") -> ";
   for (size_t i = 0; i < o.outputs.size(); ++i) sig << (i ? ", " : "") << o.outputs[i].str();
   char label[64];
@@ -225,8 +230,8 @@ Trace trace_step(nn::NAT& model, const Tensor& images, const Tensor& labels, int
 
 std::string format_trace(const Trace& t, bool ops) {
   std::ostringstream os;
-  os << "nat trace: " << t.model << " (" << thousands(t.parameters) << " parameters), input " << t.input.str()
-     << " on " << t.input.device.str() << ", " << (t.training ? "train" : "eval") << " mode\n"
+  os << "nat trace: " << t.model << " (" << thousands(t.parameters) << " parameters), input " << t.input.str() << " on "
+     << t.input.device.str() << ", " << (t.training ? "train" : "eval") << " mode\n"
      << "one forward, cross-entropy (loss " << t.loss << "), one backward: " << t.tape_nodes << " tape nodes"
      << (t.repeats > 1 ? ", times the minimum over " + std::to_string(t.repeats) + " steps" : std::string()) << "\n\n"
      << "What is measured:\n"
@@ -292,7 +297,8 @@ std::string format_trace(const Trace& t, bool ops) {
       ++x.count, x.saved += o.saved_bytes, x.bwd += o.backward_ms;
     }
   std::vector<std::pair<std::string, OpTotals>> sorted(by_op.begin(), by_op.end());
-  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.bwd > b.second.bwd; });
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second.bwd > b.second.bwd; });
   os << "\n== totals by op (sorted by backward time) ==\n";
   std::snprintf(line, sizeof line, "  %-14s %7s %12s %7s %11s %7s\n", "op", "nodes", "bwd", "", "saved", "");
   os << line;

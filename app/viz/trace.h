@@ -46,10 +46,10 @@ struct Trace {
   std::vector<TraceSpan> spans;  // in forward order; their ops are the whole tape, in order
   size_t tape_nodes = 0;         // nodes on the tape when backward started
   int repeats = 1;
-  double forward_ms = 0;         // the sum of the spans' times
-  double backward_ms = 0;        // the whole backward() call
-  double bookkeeping_ms = 0;     // backward() minus its node closures
-  Tensor logits;                 // what the traced forward produced
+  double forward_ms = 0;      // the sum of the spans' times
+  double backward_ms = 0;     // the whole backward() call
+  double bookkeeping_ms = 0;  // backward() minus its node closures
+  Tensor logits;              // what the traced forward produced
   size_t saved_bytes() const;
   double backward_closure_ms() const;  // the sum over nodes
 };

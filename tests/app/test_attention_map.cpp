@@ -105,12 +105,13 @@ TEST(AppAttentionMap, PictureShowsEachWeightOnItsTokenAndSlot) {
       // The slot grid: cell t = (a, b) filled with the weight's colour.
       cv::Rect s = tile.slots.rect(t / 3, t % 3);
       EXPECT_EQ(fig.image.at<cv::Vec3b>(s.y + 3, s.x + 3), want) << "slot " << t;
-      // The image: key t's token, 85% heat colour over the dimmed grey input.
+      // The image: key t's token, the heat colour blended over the dimmed grey input.
       const Cell key = w.keys[static_cast<size_t>(t)];
       cv::Rect r = tile.token_rect(key.row, key.col);
       cv::Vec3b got = fig.image.at<cv::Vec3b>(r.y + r.height / 2, r.x + r.width / 2);
       for (int ch = 0; ch < 3; ++ch)
-        EXPECT_NEAR(got[ch], 0.85 * want[ch] + 0.15 * (128 * 0.55), 3.0) << "key " << t << " channel " << ch;
+        EXPECT_NEAR(got[ch], kHeatAlpha * want[ch] + (1 - kHeatAlpha) * (128 * 0.55), 3.0)
+            << "key " << t << " channel " << ch;
     }
     // A token outside the window keeps the dimmed input (no heat).
     for (int64_t r = 0; r < cap.height; ++r)

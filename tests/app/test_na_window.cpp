@@ -121,8 +121,8 @@ namespace {
 bool is(const cv::Mat& img, const GridPlacement& g, Cell c, const cv::Scalar& colour) {
   cv::Rect r = g.rect(c.row, c.col);
   cv::Vec3b px = img.at<cv::Vec3b>(r.y + r.height / 4, r.x + r.width / 4);
-  return px == cv::Vec3b(static_cast<uint8_t>(colour[0]), static_cast<uint8_t>(colour[1]),
-                         static_cast<uint8_t>(colour[2]));
+  return px ==
+         cv::Vec3b(static_cast<uint8_t>(colour[0]), static_cast<uint8_t>(colour[1]), static_cast<uint8_t>(colour[2]));
 }
 
 }  // namespace
@@ -164,8 +164,7 @@ TEST(AppNaWindow, DrawnWindowsAreTheSpecTables) {
       EXPECT_EQ(drawn_cols, std::set<int64_t>(kc.begin(), kc.end())) << "query " << n;
       // Every key cell of the product is painted (not just the right rows and columns).
       for (int64_t r : kr)
-        for (int64_t c : kc)
-          EXPECT_TRUE(is(d.image, row.map, {r, c}, colour::kKey) || (Cell{r, c} == q));
+        for (int64_t c : kc) EXPECT_TRUE(is(d.image, row.map, {r, c}, colour::kKey) || (Cell{r, c} == q));
       std::set<Cell> want_rpb;
       for (int64_t r : table_rpb(t, q.row))
         for (int64_t c : table_rpb(t, q.col)) want_rpb.insert({r, c});
