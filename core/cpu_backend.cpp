@@ -107,7 +107,7 @@ class CpuBackend final : public DeviceBackend {
 
   void random(void* dst, DType t, int64_t n, const RandomParams& p, int) override {
 #pragma omp parallel for schedule(static) if (n > 4096)
-    for (int64_t i = 0; i < n; ++i) store_from_double(dst, t, i, random_element(p, i));
+    for (int64_t i = 0; i < n; ++i) store_random_element(dst, t, i, p);
   }
 };
 

@@ -30,10 +30,11 @@ struct Formatter {
   }
 };
 
-void print_rec(std::ostringstream& os, const std::vector<double>& v, const Shape& shape, const Shape& strides,
-               int64_t dim, int64_t base, const Formatter& f, bool summarize, int64_t edge, int indent, size_t width) {
+// cells: every element already formatted, in row-major order.
+void print_rec(std::ostringstream& os, const std::vector<std::string>& cells, const Shape& shape, const Shape& strides,
+               int64_t dim, int64_t base, bool summarize, int64_t edge, int indent, size_t width) {
   if (dim == static_cast<int64_t>(shape.size())) {
-    std::string s = f(v[base]);
+    const std::string& s = cells[base];
     os << std::string(width > s.size() ? width - s.size() : 0, ' ') << s;
     return;
   }
@@ -46,7 +47,7 @@ void print_rec(std::ostringstream& os, const std::vector<double>& v, const Shape
       i = n - edge - 1;
       continue;
     }
-    print_rec(os, v, shape, strides, dim + 1, base + i * strides[dim], f, summarize, edge, indent + 1, width);
+    print_rec(os, cells, shape, strides, dim + 1, base + i * strides[dim], summarize, edge, indent + 1, width);
     if (i + 1 < n) {
       if (last) os << ", ";
       else os << "," << std::string(shape.size() - dim - 1, '\n') << std::string(indent + 1, ' ');
@@ -76,12 +77,21 @@ std::string Tensor::str() const {
     f.scientific = maxabs >= 1e8 || (minabs < 1e-4 && minabs > 0) || (maxabs > 0 && maxabs / minabs > 1e3);
     if (all_int && !f.scientific) f.precision = 1;
   }
+  // i64 goes through double for the statistics above, but is printed from its own digits: doubles
+  // lose integers past 2^53.
+  std::vector<std::string> cells(v.size());
+  if (dtype() == DType::i64) {
+    std::vector<int64_t> iv = to_vector<int64_t>();
+    for (size_t i = 0; i < iv.size(); ++i) cells[i] = std::to_string(iv[i]);
+  } else {
+    for (size_t i = 0; i < v.size(); ++i) cells[i] = f(v[i]);
+  }
   size_t width = 0;
-  for (double x : v) width = std::max(width, f(x).size());
+  for (const auto& c : cells) width = std::max(width, c.size());
   std::ostringstream os;
   os << "tensor(";
   bool summarize = numel() > po.threshold;
-  print_rec(os, v, shape(), contiguous_strides(shape()), 0, 0, f, summarize, po.edgeitems, 7, width);
+  print_rec(os, cells, shape(), contiguous_strides(shape()), 0, 0, summarize, po.edgeitems, 7, width);
   os << ", dtype=" << dtype_name(dtype()) << ", shape=" << shape_str(shape());
   if (!is_cpu()) os << ", device=" << device();
   os << ")";

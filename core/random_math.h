@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "core/backend.h"
+#include "core/convert.h"
 #include "core/macros.h"
 #include "core/philox.h"
 
@@ -57,6 +58,16 @@ NAT_HOST_DEVICE NAT_INLINE double nat_erfinv(double y) {
   return x;
 }
 
+// a + b * c with two roundings on both backends: nvcc would contract it into one fma (one rounding)
+// and uniform draws would then differ from the CPU's in the last bit.
+NAT_HOST_DEVICE NAT_INLINE double mul_add_unfused(double a, double b, double c) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, __dmul_rn(b, c));
+#else
+  return a + b * c;
+#endif
+}
+
 NAT_HOST_DEVICE NAT_INLINE double normal_cdf(double x) { return 0.5 * (1.0 + erf(x * 0.7071067811865476)); }
 
 // The value of element i of a fill with parameters p (words offset+2i, offset+2i+1).
@@ -65,24 +76,32 @@ NAT_HOST_DEVICE NAT_INLINE double random_element(const RandomParams& p, int64_t 
   uint32_t w0 = philox_word(p.seed, w), w1 = philox_word(p.seed, w + 1);
   switch (p.kind) {
     case RandomKind::uniform:
-      return p.a + (p.b - p.a) * uniform53(w0, w1);
+      return mul_add_unfused(p.a, p.b - p.a, uniform53(w0, w1));
     case RandomKind::bernoulli:
       return uniform53(w0, w1) < p.a ? 1.0 : 0.0;
     case RandomKind::normal: {
       // Box-Muller: u1 in (0, 1] so the log is finite.
       double u1 = (static_cast<double>(w0) + 1.0) * (1.0 / 4294967296.0);
       double u2 = static_cast<double>(w1) * (1.0 / 4294967296.0);
-      return p.a + p.b * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+      return mul_add_unfused(p.a, p.b * sqrt(-2.0 * log(u1)), cos(6.283185307179586 * u2));
     }
     case RandomKind::trunc_normal: {
       // Inverse-CDF sampling inside [lo, hi] (timm's trunc_normal_ method), then clamp.
       double l = normal_cdf((p.lo - p.a) / p.b), h = normal_cdf((p.hi - p.a) / p.b);
-      double u = l + (h - l) * uniform53(w0, w1);
-      double v = p.a + p.b * 1.4142135623730951 * nat_erfinv(2.0 * u - 1.0);
+      double u = mul_add_unfused(l, h - l, uniform53(w0, w1));
+      double v = mul_add_unfused(p.a, p.b * 1.4142135623730951, nat_erfinv(2.0 * u - 1.0));
       return v < p.lo ? p.lo : (v > p.hi ? p.hi : v);
     }
   }
   return 0.0;
+}
+
+// Stores element i of a fill as `type`. A uniform draw just below b can round up to b in the output
+// type (1 - 2^-9 is 1.0 in bf16, 1 - 2^-25 is 1.0f); it is folded back to a so the range stays [a, b).
+NAT_HOST_DEVICE NAT_INLINE void store_random_element(void* dst, DType type, int64_t i, const RandomParams& p) {
+  store_from_double(dst, type, i, random_element(p, i));
+  if (p.kind == RandomKind::uniform && p.a < p.b && load_as_double(dst, type, i) >= p.b)
+    store_from_double(dst, type, i, p.a);
 }
 
 }  // namespace nat

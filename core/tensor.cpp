@@ -3,6 +3,7 @@
 #include "core/tensor.h"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "core/backend.h"
@@ -33,6 +34,15 @@ TensorImpl& Tensor::impl() const {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, bool pinned) {
   for (auto s : shape) NAT_CHECK(s >= 0, "[empty] negative size in shape ", shape_str(shape));
+  if (std::find(shape.begin(), shape.end(), 0) == shape.end()) {
+    // Checked here so that numel() and nbytes() cannot overflow later.
+    int64_t n = 1;
+    for (auto s : shape) {
+      NAT_CHECK(n <= std::numeric_limits<int64_t>::max() / 8 / s, "[empty] shape ", shape_str(shape),
+                " has more elements than fit in 2^63 bytes");
+      n *= s;
+    }
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(static_cast<size_t>(nat::numel(shape)) * dtype_size(dtype), device, pinned);
   impl->shape = shape;
@@ -182,8 +192,9 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
   start = std::clamp<int64_t>(start, 0, n);
   end = std::clamp<int64_t>(end, start, n);
   Shape s = shape(), st = strides();
-  s[d] = (end - start + step - 1) / step;
-  st[d] = strides()[d] * step;
+  // Written so that a huge step (INT64_MAX: "just the first element") cannot overflow.
+  s[d] = end > start ? (end - start - 1) / step + 1 : 0;
+  st[d] = s[d] > 1 ? strides()[d] * step : strides()[d];
   return make_view(s, st, offset() + start * strides()[d]);
 }
 
@@ -213,6 +224,7 @@ Tensor Tensor::expand(const Shape& target) const {
     }
     int64_t have = shape()[i - lead];
     int64_t want = target[i] == -1 ? have : target[i];
+    NAT_CHECK(want >= 0, "[expand] invalid size ", target[i], " in ", shape_str(target));
     NAT_CHECK(have == want || have == 1, "[expand] shape ", shape_str(shape()), " cannot be broadcast to ",
               shape_str(target), " (dim ", i, ": ", have, " vs ", want, ")");
     s[i] = want;
@@ -255,6 +267,7 @@ Tensor Tensor::flatten(int64_t start, int64_t end) const {
 Tensor Tensor::as_strided(const Shape& s, const Shape& st, int64_t off) const {
   NAT_CHECK(s.size() == st.size(), "[as_strided] shape ", shape_str(s), " and strides ", shape_str(st),
             " differ in length");
+  NAT_CHECK(off >= 0, "[as_strided] offset ", off, " is negative (shape ", shape_str(s), ")");
   int64_t max_index = off;
   for (size_t i = 0; i < s.size(); ++i) {
     NAT_CHECK(s[i] >= 0 && st[i] >= 0, "[as_strided] negative size or stride in ", shape_str(s), " / ", shape_str(st));
@@ -305,6 +318,8 @@ Tensor Tensor::pin_memory() const {
 
 Tensor& Tensor::copy_(const Tensor& src_in, bool non_blocking) {
   NAT_CHECK(src_in.defined(), "[copy_] source tensor is undefined");
+  NAT_CHECK(is_broadcastable_to(src_in.shape(), shape()), "[copy_] source shape ", shape_str(src_in.shape()),
+            " cannot be broadcast to destination shape ", shape_str(shape()));
   Tensor src = src_in.expand(shape());
   if (src.dtype() != dtype()) src = src.to(dtype());
   if (numel() == 0) return *this;

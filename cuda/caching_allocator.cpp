@@ -25,7 +25,6 @@ CachingAllocator::~CachingAllocator() {
 void* CachingAllocator::allocate(size_t nbytes, StreamId stream) {
   size_t size = round_size(nbytes);
   std::lock_guard<std::mutex> lock(mu_);
-  ++stats_.num_allocs;
   void* p = nullptr;
   auto it = free_.lower_bound({stream, size});
   if (it != free_.end() && it->first.first == stream && it->first.second <= 2 * size) {
@@ -45,6 +44,7 @@ void* CachingAllocator::allocate(size_t nbytes, StreamId stream) {
     ++stats_.num_system_allocs;
   }
   active_[p] = Block{size, stream};
+  ++stats_.num_allocs;  // counted once served, so a failed request leaves the statistics as they were
   stats_.allocated += static_cast<int64_t>(size);
   stats_.peak_allocated = std::max(stats_.peak_allocated, stats_.allocated);
   return p;

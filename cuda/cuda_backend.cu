@@ -58,7 +58,7 @@ __global__ void fill_kernel(T* dst, T value, int64_t n) {
 __global__ void random_kernel(void* dst, DType type, int64_t n, RandomParams p) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    store_from_double(dst, type, i, random_element(p, i));
+    store_random_element(dst, type, i, p);
 }
 
 // dst[i] += src[i], n contiguous elements of `type`.
