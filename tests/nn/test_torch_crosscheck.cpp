@@ -17,10 +17,7 @@
 
 namespace {
 
-std::string source_dir() {
-  std::string f = __FILE__;  // <root>/tests/nn/test_torch_crosscheck.cpp
-  return f.substr(0, f.rfind("/tests/"));
-}
+std::string source_dir() { return NAT_SOURCE_DIR; }  // set by tests/CMakeLists.txt
 
 std::string nat_executable() {
   char buf[PATH_MAX];

@@ -17,7 +17,7 @@ const char* kOfficialNatTiny =
     "model: nat_tiny\nlr: 1e-3\nwarmup_lr: 1e-6\nmin_lr: 5e-6\nepochs: 300\ncooldown_epochs: 10\nwarmup_epochs: 20\n"
     "amp: True\nbatch_size: 128\nsched: cosine\nsched_epochwise: False\nweight_decay: 5e-2\n";
 
-fs::path repo_root() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
+fs::path repo_root() { return fs::path(NAT_SOURCE_DIR); }  // set by tests/CMakeLists.txt
 
 TrainConfig parse(const std::string& text, TrainConfig base = {}) {
   TrainConfig c = apply_yaml_text(text, "test.yaml", std::move(base));
@@ -79,7 +79,8 @@ TEST(TrainConfig, PythonBooleansHyphensAndNulls) {
 }
 
 TEST(TrainConfig, UnknownKeyNamesKeyFileAndSuggestion) {
-  NAT_EXPECT_ERROR(parse("weight_decy: 0.1\n"), "test.yaml", "unknown key 'weight_decy'", "did you mean 'weight_decay'");
+  NAT_EXPECT_ERROR(parse("weight_decy: 0.1\n"), "test.yaml", "unknown key 'weight_decy'",
+                   "did you mean 'weight_decay'");
   NAT_EXPECT_ERROR(parse("warmup-epoch: 3\n"), "test.yaml", "'warmup-epoch'", "did you mean 'warmup_epochs'");
   NAT_EXPECT_ERROR(parse("completely_unrelated_thing: 3\n"), "test.yaml", "unknown key", "--list-keys");
   EXPECT_EQ(closest_key("batchsize"), "batch_size");
@@ -149,7 +150,8 @@ TEST(TrainConfig, CommandLineOverridesTheFile) {
   EXPECT_EQ(c.data.workers, 2);
   EXPECT_EQ(c.data.data_dir, "/data/imagenet");
   EXPECT_EQ(c.epochs, 300);  // from the file
-  NAT_EXPECT_ERROR(load_config(parse_command_line({"--weight-decy", "0.1"})), "command line", "did you mean 'weight_decay'");
+  NAT_EXPECT_ERROR(load_config(parse_command_line({"--weight-decy", "0.1"})), "command line",
+                   "did you mean 'weight_decay'");
   NAT_EXPECT_ERROR(load_config(parse_command_line({"--lr", "x"})), "command line", "key 'lr'", "expected a number");
   NAT_EXPECT_ERROR(load_config(parse_command_line({"--config", (dir / "missing.yaml").string()})), "cannot read",
                    "missing.yaml");
@@ -186,12 +188,47 @@ TEST(TrainConfig, ModelOverridesBuildACustomNat) {
 TEST(TrainConfig, EveryKeyIsListedWithItsDefault) {
   const auto& keys = config_keys();
   EXPECT_GE(keys.size(), 80u);
-  for (const char* k : {"model", "data_dir", "dataset", "train_split", "val_split", "num_classes", "img_size",
-                        "batch_size", "epochs", "cooldown_epochs", "opt", "opt_eps", "opt_betas", "momentum", "lr",
-                        "warmup_lr", "warmup_epochs", "min_lr", "sched", "sched_epochwise", "weight_decay",
-                        "clip_grad", "clip_mode", "smoothing", "mixup", "cutmix", "drop_path", "model_ema",
-                        "model_ema_decay", "amp", "amp_dtype", "seed", "workers", "output", "experiment",
-                        "log_interval", "checkpoint_hist", "resume", "aa", "reprob", "decay_rpb"}) {
+  for (const char* k : {"model",
+                        "data_dir",
+                        "dataset",
+                        "train_split",
+                        "val_split",
+                        "num_classes",
+                        "img_size",
+                        "batch_size",
+                        "epochs",
+                        "cooldown_epochs",
+                        "opt",
+                        "opt_eps",
+                        "opt_betas",
+                        "momentum",
+                        "lr",
+                        "warmup_lr",
+                        "warmup_epochs",
+                        "min_lr",
+                        "sched",
+                        "sched_epochwise",
+                        "weight_decay",
+                        "clip_grad",
+                        "clip_mode",
+                        "smoothing",
+                        "mixup",
+                        "cutmix",
+                        "drop_path",
+                        "model_ema",
+                        "model_ema_decay",
+                        "amp",
+                        "amp_dtype",
+                        "seed",
+                        "workers",
+                        "output",
+                        "experiment",
+                        "log_interval",
+                        "checkpoint_hist",
+                        "resume",
+                        "aa",
+                        "reprob",
+                        "decay_rpb"}) {
     bool found = false;
     for (const auto& info : keys) found |= info.name == k;
     EXPECT_TRUE(found) << k;
