@@ -381,10 +381,14 @@ void na_fused_backward(const NAProblem& p, DType dtype, double scale, const void
     using S = decltype(zero);
     using C = typename compute_type<S>::type;
     auto* dS = static_cast<S*>(workspace);
-    na_fused_backward_query_kernel<S><<<grid_for(nq, 128), 128, 0, s>>>(
-        p, scale, static_cast<const S*>(dout), static_cast<const S*>(k), static_cast<const S*>(v),
-        static_cast<const S*>(attn), static_cast<S*>(dq), dS);
-    NAT_CUDA_CHECK_LAUNCH();
+    if (na_tiled_forward_applies(p, dtype) && !nat_na_force_reference()) {
+      na_tiled_backward_query(p, dtype, scale, dout, k, v, attn, dq, dS, s);
+    } else {
+      na_fused_backward_query_kernel<S><<<grid_for(nq, 128), 128, 0, s>>>(
+          p, scale, static_cast<const S*>(dout), static_cast<const S*>(k), static_cast<const S*>(v),
+          static_cast<const S*>(attn), static_cast<S*>(dq), dS);
+      NAT_CUDA_CHECK_LAUNCH();
+    }
     if (dk || dv)
       na_fused_backward_key_kernel<S><<<grid_for(nk), 256, 0, s>>>(p, scale, static_cast<const S*>(dout),
                                                                   static_cast<const S*>(q), static_cast<const S*>(attn),

@@ -1,4 +1,5 @@
-// Tiled CUDA forward for Neighborhood Attention at NAT's shapes: 2-D, dilation 1, head_dim 32,
+// Tiled CUDA kernels for Neighborhood Attention at NAT's shapes (the forward, and the backward's
+// per-query pass): 2-D, dilation 1, head_dim 32,
 // kernel 3..13. A block owns a TILE x TILE tile of queries of one (batch, head) and first loads the
 // haloed key and value tile — every key any of its queries can see — into shared memory, so each
 // key row is read from global memory once per tile instead of once per query. TILE = 14 - k keeps
@@ -93,6 +94,68 @@ __global__ void na_tiled_forward_kernel(int K, int64_t heads, int64_t H, int64_t
   for (int e = 0; e < kDim; ++e) store_c(o, e, acc[e]);
 }
 
+
+// The backward's per-query pass with the same tiling: the haloed key and value tiles in shared memory;
+// one thread per query computes dP = dout . v[n_t], dS = P (dP - sum_t P dP) (written to dS), and
+// dq = scale sum_t dS k[n_t]. The per-key pass (dk, dv) and drpb stay on the reference kernels.
+template <typename S>
+__global__ void na_tiled_backward_query_kernel(int K, int64_t H, int64_t W, float scale, const S* dout, const S* k,
+                                               const S* v, const S* attn, S* dq, S* dS) {
+  const int TILE = kHalo - K + 1;
+  __shared__ float ks[kHalo * kHalo * kRow];
+  __shared__ float vs[kHalo * kHalo * kRow];
+  const int64_t bh = blockIdx.z;
+  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * TILE, j0 = static_cast<int64_t>(blockIdx.x) * TILE;
+  const int64_t i1 = min(i0 + TILE, H) - 1, j1 = min(j0 + TILE, W) - 1;
+  const int64_t r0 = na_window_start(i0, H, K, 1), c0 = na_window_start(j0, W, K, 1);
+  const int64_t nr = na_window_start(i1, H, K, 1) + K - r0, nc = na_window_start(j1, W, K, 1) + K - c0;
+  const S* kb = k + bh * H * W * kDim;
+  const S* vb = v + bh * H * W * kDim;
+  for (int64_t idx = threadIdx.x; idx < nr * nc * kDim; idx += blockDim.x) {
+    int64_t e = idx % kDim, cc = (idx / kDim) % nc, rr = idx / (kDim * nc);
+    int64_t g = ((r0 + rr) * W + (c0 + cc)) * kDim + e;
+    ks[(rr * kHalo + cc) * kRow + e] = load_c(kb, g);
+    vs[(rr * kHalo + cc) * kRow + e] = load_c(vb, g);
+  }
+  __syncthreads();
+  const int64_t i = i0 + threadIdx.x / TILE, j = j0 + threadIdx.x % TILE;
+  if (i > i1 || j > j1) return;
+  const int64_t x = bh * H * W + i * W + j;
+  float go[kDim];
+  for (int e = 0; e < kDim; ++e) go[e] = load_c(dout + x * kDim, e);
+  const int64_t si = na_window_start(i, H, K, 1) - r0, sj = na_window_start(j, W, K, 1) - c0;
+  const S* P = attn + x * (K * K);
+  float g[kHalo * kHalo];
+  float delta = 0;
+  for (int a = 0; a < K; ++a)
+    for (int b = 0; b < K; ++b) {
+      const float* vr = vs + ((si + a) * kHalo + (sj + b)) * kRow;
+      float s = 0;
+#pragma unroll
+      for (int e = 0; e < kDim; ++e) s += go[e] * vr[e];
+      g[a * K + b] = s;
+      delta += static_cast<float>(load_c(P, a * K + b)) * s;
+    }
+  S* dSx = dS + x * (K * K);
+  for (int t = 0; t < K * K; ++t) {
+    g[t] = static_cast<float>(load_c(P, t)) * (g[t] - delta);
+    store_c(dSx, t, g[t]);
+  }
+  if (!dq) return;
+  float acc[kDim];
+#pragma unroll
+  for (int e = 0; e < kDim; ++e) acc[e] = 0;
+  for (int a = 0; a < K; ++a)
+    for (int b = 0; b < K; ++b) {
+      const float* kr = ks + ((si + a) * kHalo + (sj + b)) * kRow;
+      const float w = g[a * K + b];
+#pragma unroll
+      for (int e = 0; e < kDim; ++e) acc[e] += w * kr[e];
+    }
+#pragma unroll
+  for (int e = 0; e < kDim; ++e) store_c(dq + x * kDim, e, scale * acc[e]);
+}
+
 // One instantiation per storage type; the kernel size stays a runtime value (compile time matters).
 template <typename S>
 void launch_tiled(const NAProblem& p, double scale, const void* q, const void* k, const void* v, const void* rpb,
@@ -103,6 +166,19 @@ void launch_tiled(const NAProblem& p, double scale, const void* q, const void* k
   na_tiled_forward_kernel<S><<<grid, TILE * TILE, 0, s>>>(
       K, p.heads, p.size[1], p.size[2], static_cast<float>(scale), static_cast<const S*>(q), static_cast<const S*>(k),
       static_cast<const S*>(v), static_cast<const S*>(rpb), static_cast<S*>(out), static_cast<S*>(attn));
+  NAT_CUDA_CHECK_LAUNCH();
+}
+
+
+template <typename S>
+void launch_tiled_backward_query(const NAProblem& p, double scale, const void* dout, const void* k, const void* v,
+                                 const void* attn, void* dq, void* dS, cudaStream_t s) {
+  const int K = static_cast<int>(p.kernel[1]), TILE = kHalo - K + 1;
+  dim3 grid(static_cast<unsigned>((p.size[2] + TILE - 1) / TILE), static_cast<unsigned>((p.size[1] + TILE - 1) / TILE),
+            static_cast<unsigned>(p.batch * p.heads));
+  na_tiled_backward_query_kernel<S><<<grid, TILE * TILE, 0, s>>>(
+      K, p.size[1], p.size[2], static_cast<float>(scale), static_cast<const S*>(dout), static_cast<const S*>(k),
+      static_cast<const S*>(v), static_cast<const S*>(attn), static_cast<S*>(dq), static_cast<S*>(dS));
   NAT_CUDA_CHECK_LAUNCH();
 }
 
@@ -120,6 +196,15 @@ void na_tiled_forward(const NAProblem& p, DType dtype, double scale, const void*
     case DType::f32: launch_tiled<float>(p, scale, q, k, v, rpb, out, attn, s); break;
     case DType::bf16: launch_tiled<bf16>(p, scale, q, k, v, rpb, out, attn, s); break;
     default: launch_tiled<f16>(p, scale, q, k, v, rpb, out, attn, s); break;
+  }
+}
+
+void na_tiled_backward_query(const NAProblem& p, DType dtype, double scale, const void* dout, const void* k,
+                             const void* v, const void* attn, void* dq, void* dS, cudaStream_t s) {
+  switch (dtype) {
+    case DType::f32: launch_tiled_backward_query<float>(p, scale, dout, k, v, attn, dq, dS, s); break;
+    case DType::bf16: launch_tiled_backward_query<bf16>(p, scale, dout, k, v, attn, dq, dS, s); break;
+    default: launch_tiled_backward_query<f16>(p, scale, dout, k, v, attn, dq, dS, s); break;
   }
 }
 

@@ -14,4 +14,8 @@ bool nat_na_force_reference();
 void na_tiled_forward(const NAProblem& p, DType dtype, double scale, const void* q, const void* k, const void* v,
                       const void* rpb, void* out, void* attn, cudaStream_t s);
 
+// The backward's per-query pass (dS into the attn-sized workspace, and dq); same conditions.
+void na_tiled_backward_query(const NAProblem& p, DType dtype, double scale, const void* dout, const void* k,
+                             const void* v, const void* attn, void* dq, void* dS, cudaStream_t s);
+
 }  // namespace nat::kernels::cuda

@@ -124,3 +124,42 @@ TEST(OpsNaCuda, FusedForwardTiledAndReferenceMatchCpu) {
     EXPECT_LT(max_abs_diff(P, Pc), 1e-6);
   }
 }
+
+TEST(OpsNaCuda, FusedBackwardTiledAndReferenceMatchCpu) {
+  NAT_SKIP_WITHOUT_CUDA();
+  struct Cfg { int64_t H, W, k, d; };
+  for (Cfg c : {Cfg{28, 28, 7, 1}, Cfg{15, 17, 3, 1}, Cfg{13, 13, 13, 1}, Cfg{16, 18, 5, 2}}) {
+    SCOPED_TRACE(::testing::Message() << "H=" << c.H << " W=" << c.W << " k=" << c.k << " d=" << c.d);
+    NAProblem p;
+    p.batch = 2;
+    p.heads = 2;
+    p.dim = 32;
+    p.size[1] = c.H;
+    p.size[2] = c.W;
+    p.kernel[1] = p.kernel[2] = c.k;
+    p.dilation[1] = p.dilation[2] = c.d;
+    Shape ts{2, 2, c.H, c.W, 32}, as{2, 2, c.H, c.W, c.k * c.k}, rs{2, 2 * c.k - 1, 2 * c.k - 1};
+    Tensor q = rnd(ts, 1), k = rnd(ts, 2), v = rnd(ts, 3), rpb = rnd(rs, 4), go = rnd(ts, 5);
+    const double scale = 0.17677669529663687;
+    Tensor o = Tensor::empty(ts), P = Tensor::empty(as);
+    kernels::cpu::na_fused_forward(p, DType::f32, scale, q.data_ptr(), k.data_ptr(), v.data_ptr(), rpb.data_ptr(),
+                                   o.data_ptr(), P.data_ptr(), 0);
+    Tensor dq = Tensor::empty(ts), dk = Tensor::empty(ts), dv = Tensor::empty(ts), dr = Tensor::empty(rs),
+           ws = Tensor::empty(as);
+    kernels::cpu::na_fused_backward(p, DType::f32, scale, go.data_ptr(), q.data_ptr(), k.data_ptr(), v.data_ptr(),
+                                    P.data_ptr(), dq.data_ptr(), dk.data_ptr(), dv.data_ptr(), dr.data_ptr(),
+                                    ws.data_ptr(), 0);
+    Device cu = Device::cuda(0);
+    Tensor qc = q.cuda(), kc = k.cuda(), vc = v.cuda(), Pc = P.cuda(), gc = go.cuda();
+    Tensor dqc = poisoned(ts, DType::f32, cu), dkc = poisoned(ts, DType::f32, cu), dvc = poisoned(ts, DType::f32, cu),
+           drc = poisoned(rs, DType::f32, cu), wsc = poisoned(as, DType::f32, cu);
+    kernels::cuda::na_fused_backward(p, DType::f32, scale, gc.data_ptr(), qc.data_ptr(), kc.data_ptr(), vc.data_ptr(),
+                                     Pc.data_ptr(), dqc.data_ptr(), dkc.data_ptr(), dvc.data_ptr(), drc.data_ptr(),
+                                     wsc.data_ptr(), 0);
+    EXPECT_LT(max_abs_diff(ws, wsc), 1e-5);
+    EXPECT_LT(max_abs_diff(dq, dqc), 1e-5);
+    EXPECT_LT(max_abs_diff(dk, dkc), 1e-5);
+    EXPECT_LT(max_abs_diff(dv, dvc), 1e-5);
+    EXPECT_LT(max_abs_diff(dr, drc), 1e-3);
+  }
+}
