@@ -36,7 +36,8 @@ const char* kHelp =
 }  // namespace
 
 int bench_train(const std::vector<std::string>& argv) {
-  Args args("bench train", argv, {"model", "size", "batch", "steps", "warmup", "workers", "threads", "images", "device", "dir"});
+  Args args("bench train", argv,
+            {"model", "size", "batch", "steps", "warmup", "workers", "threads", "images", "device", "dir"});
   if (args.help()) {
     std::printf("%s", kHelp);
     return 0;
@@ -86,25 +87,29 @@ int bench_train(const std::vector<std::string>& argv) {
   }
   train::Trainer trainer(c, hooks);
   const int64_t per_epoch = (images / c.data.batch_size);
-  std::printf("nat bench train: %s at %lld, batch %lld, %lld loader workers, %d compute threads, %s, %lld CPU cores "
-              "(load average %.1f before the run)\n",
-              c.model.c_str(), static_cast<long long>(c.data.img_size), static_cast<long long>(c.data.batch_size),
-              static_cast<long long>(c.data.workers), omp_get_max_threads(), c.device.c_str(),
-              static_cast<long long>(cores), load);
+  std::printf(
+      "nat bench train: %s at %lld, batch %lld, %lld loader workers, %d compute threads, %s, %lld CPU cores "
+      "(load average %.1f before the run)\n",
+      c.model.c_str(), static_cast<long long>(c.data.img_size), static_cast<long long>(c.data.batch_size),
+      static_cast<long long>(c.data.workers), omp_get_max_threads(), c.device.c_str(), static_cast<long long>(cores),
+      load);
   NAT_CHECK(per_epoch >= 1, "--images must hold at least one batch");
   trainer.fit();
   double t = 0, wait = 0;
   int64_t n = 0;
-  for (size_t i = static_cast<size_t>(warmup); i < log.size(); ++i) t += log[i].step_s, wait += log[i].data_s, n += log[i].images;
+  for (size_t i = static_cast<size_t>(warmup); i < log.size(); ++i)
+    t += log[i].step_s, wait += log[i].data_s, n += log[i].images;
   NAT_CHECK(n > 0, "no timed updates");
-  std::printf("\n%s train loop at %lld: %.2f img/s, %.3f s per update of %lld images, waiting for data %.1f%% of the "
-              "time (%lld timed updates after %lld warm-up)\n",
-              c.model.c_str(), static_cast<long long>(c.data.img_size), static_cast<double>(n) / t,
-              t / static_cast<double>(log.size() - static_cast<size_t>(warmup)),
-              static_cast<long long>(c.data.batch_size), 100.0 * wait / t, static_cast<long long>(steps),
-              static_cast<long long>(warmup));
-  if (temporary) fs::remove_all(dir);
-  else fs::remove_all(dir / "runs");
+  std::printf(
+      "\n%s train loop at %lld: %.2f img/s, %.3f s per update of %lld images, waiting for data %.1f%% of the "
+      "time (%lld timed updates after %lld warm-up)\n",
+      c.model.c_str(), static_cast<long long>(c.data.img_size), static_cast<double>(n) / t,
+      t / static_cast<double>(log.size() - static_cast<size_t>(warmup)), static_cast<long long>(c.data.batch_size),
+      100.0 * wait / t, static_cast<long long>(steps), static_cast<long long>(warmup));
+  if (temporary)
+    fs::remove_all(dir);
+  else
+    fs::remove_all(dir / "runs");
   return 0;
 }
 

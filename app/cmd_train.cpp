@@ -75,12 +75,16 @@ int cmd_train(const std::vector<std::string>& args) {
   train::TrainResult r = trainer.fit();
   std::printf("\n");
   if (r.last_eval.samples > 0)
-    std::printf("Final accuracy: top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %lld validation images (epoch %lld); "
-                "best %s %.4g (epoch %lld)\n",
-                r.last_eval.top1, r.last_eval.top5, r.last_eval.loss, static_cast<long long>(r.last_eval.samples),
-                static_cast<long long>(r.epochs_done - 1), cfg.eval_metric.c_str(), r.best_metric, static_cast<long long>(r.best_epoch));
-  std::printf("%s %lld steps in %s; run directory %s\n", r.stopped_early ? "Stopped after" : "Trained",
-              static_cast<long long>(r.steps), train::format_duration(r.train_seconds).c_str(), r.run_dir.c_str());
+    std::printf(
+        "Final accuracy: top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %lld validation images (epoch %lld); "
+        "best %s %.4g (epoch %lld)\n",
+        r.last_eval.top1, r.last_eval.top5, r.last_eval.loss, static_cast<long long>(r.last_eval.samples),
+        static_cast<long long>(r.epochs_done - 1), cfg.eval_metric.c_str(), r.best_metric,
+        static_cast<long long>(r.best_epoch));
+  std::printf("%s %lld steps in %s (CPU time %s, all threads); run directory %s\n",
+              r.stopped_early ? "Stopped after" : "Trained", static_cast<long long>(r.steps),
+              train::format_duration(r.train_seconds).c_str(), train::format_duration(r.cpu_seconds).c_str(),
+              r.run_dir.c_str());
   return 0;
 }
 

@@ -10,13 +10,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 BUILD=build
 
 # ============================================================================================
-# THE MAIN JOB. This is the single place to change when digits training lands: replace the body
-# with the training run (and add its target to MAIN_TARGETS), e.g.
-#   "$BUILD/app/nat" train --config configs/digits.yaml
-# Until then the job is `nat info`: the build, the devices and a tensor made by core.
+# THE MAIN JOB: a small NAT trained from scratch on the digits that Debian's opencv-doc ships
+# (configs/digits.yaml: >= 98% val top-1 within 10 minutes on 2 CPU cores). The dataset is cut from the
+# digit sheet once (data_cache/digits, reused afterwards); the run goes to runs/digits/ (args.yaml,
+# summary.csv, train.log, checkpoints; `nat plot runs/digits` draws the curves). It ends by printing the
+# final validation accuracy.
 MAIN_TARGETS=(nat)
 main_job() {
-  "$BUILD/app/nat" info
+  local data=data_cache/digits
+  if [[ ! -d "$data/train" || ! -d "$data/val" ]]; then
+    "$BUILD/app/nat" data digits --out "$data" --force
+  fi
+  rm -rf runs/digits  # a fresh run each time (a kept one would make nat train write to runs/digits-1)
+  "$BUILD/app/nat" train --config configs/digits.yaml --data_dir "$data"
+  "$BUILD/app/nat" plot runs/digits
 }
 # ============================================================================================
 

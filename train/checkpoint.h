@@ -25,9 +25,9 @@ namespace nat::train {
 class Optimizer;
 
 struct TrainState {
-  int64_t epoch = 0;  // the epoch to continue
-  int64_t batch = 0;  // micro-batches of that epoch already consumed (0: it starts afresh)
-  int64_t step = 0;   // optimizer updates done (skipped AMP steps included)
+  int64_t epoch = 0;                      // the epoch to continue
+  int64_t batch = 0;                      // micro-batches of that epoch already consumed (0: it starts afresh)
+  int64_t step = 0;                       // optimizer updates done (skipped AMP steps included)
   uint64_t rng_seed = 0, rng_offset = 0;  // the default generator
   double loss_scale = 1.0;
   int64_t scaler_growth_tracker = 0;
@@ -36,10 +36,10 @@ struct TrainState {
   double best_metric = std::numeric_limits<double>::quiet_NaN();
   int64_t best_epoch = -1;
   std::vector<std::pair<int64_t, double>> kept;  // checkpoint-<epoch> files and their metric
-  std::string arch;        // the model name
-  std::string model_spec;  // NatConfig as JSON (nn::parse_nat_spec reads it back)
-  std::string args_yaml;   // the resolved TrainConfig
-  std::vector<std::string> classes;  // class folder names, in label order
+  std::string arch;                              // the model name
+  std::string model_spec;                        // NatConfig as JSON (nn::parse_nat_spec reads it back)
+  std::string args_yaml;                         // the resolved TrainConfig
+  std::vector<std::string> classes;              // class folder names, in label order
 
   std::map<std::string, std::string> to_metadata() const;
   // Throws naming `origin` when a field is missing or malformed.
@@ -50,8 +50,8 @@ struct TrainState {
 std::string nat_config_json(const nn::NatConfig& c);
 
 struct CheckpointData {
-  nn::NamedTensors weights;   // official names, f32
-  nn::NamedTensors ema;       // official names (saved as ema.<name>); empty without EMA
+  nn::NamedTensors weights;  // official names, f32
+  nn::NamedTensors ema;      // official names (saved as ema.<name>); empty without EMA
   const Optimizer* optimizer = nullptr;
   TrainState state;
 };

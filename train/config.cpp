@@ -64,8 +64,9 @@ nn::NatConfig TrainConfig::nat_config(int64_t dataset_classes) const {
   try {
     c.validate();
   } catch (const Error& e) {
-    NAT_THROW("[config] model keys", where(*this, {"model", "embed_dim", "depths", "num_heads", "kernel_size",
-                                                   "dilations", "mlp_ratio", "drop_path"}),
+    NAT_THROW("[config] model keys",
+              where(*this, {"model", "embed_dim", "depths", "num_heads", "kernel_size", "dilations", "mlp_ratio",
+                            "drop_path"}),
               ": ", e.what());
   }
   return c;
@@ -81,9 +82,9 @@ void TrainConfig::validate() const {
   fail_if(warmup_epochs > epochs, {"warmup_epochs", "epochs"},
           str("warmup_epochs (", warmup_epochs, ") must not exceed epochs (", epochs, ")"));
   fail_if(min_lr > lr, {"min_lr", "lr"}, str("min_lr (", min_lr, ") must not exceed lr (", lr, ")"));
-  fail_if(start_epoch && *start_epoch >= total_epochs(), {"start_epoch", "epochs", "cooldown_epochs"},
-          str("start_epoch (", start_epoch.value_or(0), ") must be below epochs + cooldown_epochs (", total_epochs(),
-              ")"));
+  fail_if(
+      start_epoch && *start_epoch >= total_epochs(), {"start_epoch", "epochs", "cooldown_epochs"},
+      str("start_epoch (", start_epoch.value_or(0), ") must be below epochs + cooldown_epochs (", total_epochs(), ")"));
   fail_if(no_resume_opt && resume.empty(), {"no_resume_opt", "resume"}, "no_resume_opt needs resume");
   try {
     data.validate();

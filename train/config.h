@@ -29,8 +29,8 @@ struct ModelOverrides {
   std::optional<double> mlp_ratio;
   std::optional<double> layer_scale;  // (a YAML null keeps the model's; "none" is not expressible: use 0)
   std::optional<int64_t> in_chans;
-  std::optional<double> drop_path;    // timm `drop_path` -> NatConfig::drop_path_rate
-  double drop = 0.0;                  // timm `drop` -> NatConfig::drop_rate
+  std::optional<double> drop_path;  // timm `drop_path` -> NatConfig::drop_path_rate
+  double drop = 0.0;                // timm `drop` -> NatConfig::drop_rate
   std::optional<double> attn_drop_rate;
   std::optional<bool> qkv_bias;
 };
@@ -85,7 +85,7 @@ struct TrainConfig {
   bool disable_eval = false;
   std::string resume;
   bool no_resume_opt = false;
-  int64_t max_steps = 0;  // stop cleanly after this many optimizer steps (0: run every epoch)
+  int64_t max_steps = 0;          // stop cleanly after this many optimizer steps (0: run every epoch)
   std::string progress = "auto";  // auto (a bar on a terminal, lines otherwise) | bar | lines | none
 
   // Where each key was last set ("default", the file, or "command line"), for messages.

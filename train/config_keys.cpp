@@ -2,6 +2,8 @@
 // (int, float, bool, str, lists for nargs='+'); booleans accept YAML 1.1 / Python spellings (True,
 // false, yes, off), since NAT's configs were written for PyYAML. A null resets a key to its default,
 // except for keys whose default is not "off" but whose None means off in timm (aa, clip_grad, ...).
+#include "train/config_keys.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -9,8 +11,6 @@
 #include <cmath>
 #include <optional>
 #include <type_traits>
-
-#include "train/config_keys.h"
 
 namespace nat::train::detail {
 
@@ -171,8 +171,10 @@ struct Codec<std::optional<X>> {
   static std::optional<X> parse(const YAML::Node& n) { return Codec<X>::parse(n); }
   static std::string show(const std::optional<X>& v) { return v ? Codec<X>::show(*v) : "none"; }
   static void emit(YAML::Emitter& e, const std::optional<X>& v) {
-    if (v) Codec<X>::emit(e, *v);
-    else e << YAML::Null;
+    if (v)
+      Codec<X>::emit(e, *v);
+    else
+      e << YAML::Null;
   }
 };
 
@@ -197,7 +199,8 @@ Check<double> nonneg() {
   return [](const double& v) { return v >= 0 ? "" : "must be >= 0, got " + number_str(v); };
 }
 Check<double> unit_closed() {
-  return [](const double& v) { return v >= 0 && v <= 1 ? "" : "must be a probability in [0, 1], got " + number_str(v); };
+  return
+      [](const double& v) { return v >= 0 && v <= 1 ? "" : "must be a probability in [0, 1], got " + number_str(v); };
 }
 Check<double> unit_open() {
   return [](const double& v) { return v >= 0 && v < 1 ? "" : "must be in [0, 1), got " + number_str(v); };
@@ -243,15 +246,19 @@ KeyDef make_key(const char* name, const char* group, const char* help, G get, C 
   k.help = help;
   k.set = [get, check](TrainConfig& c, const YAML::Node& n) {
     if (n.IsNull()) {
-      if constexpr (is_optional<T>::value) get(c) = std::nullopt;
-      else get(c) = get(const_cast<TrainConfig&>(defaults()));
+      if constexpr (is_optional<T>::value)
+        get(c) = std::nullopt;
+      else
+        get(c) = get(const_cast<TrainConfig&>(defaults()));
       return;
     }
     T v = Codec<T>::parse(n);
     if constexpr (!std::is_same_v<C, std::nullptr_t>) {
       std::string e;
-      if constexpr (is_optional<T>::value) e = check(*v);
-      else e = check(v);
+      if constexpr (is_optional<T>::value)
+        e = check(*v);
+      else
+        e = check(v);
       if (!e.empty()) throw ValueError{e};
     }
     get(c) = v;
@@ -267,7 +274,10 @@ KeyDef make_key(const char* name, const char* group, const char* help, G get, C 
   return k;
 }
 
-#define NAT_FIELD(expr) +[](TrainConfig& c) -> auto& { return c.expr; }
+#define NAT_FIELD(expr)           \
+  +[](TrainConfig & c) -> auto& { \
+    return c.expr;                \
+  }
 
 std::vector<KeyDef> build_table() {
   const char* M = "model";
@@ -279,20 +289,21 @@ std::vector<KeyDef> build_table() {
   const char* kModelKeep = "(model's)";
   std::vector<KeyDef> t;
   // ---- model ----
-  t.push_back(make_key("model", M, "registry name (nat_mini ... dinat_base), 'custom', or a JSON NatConfig spec",
-                       NAT_FIELD(model), [](const std::string& v) {
-                         return v.empty() ? std::string("must not be empty") : std::string();
-                       }));
+  t.push_back(make_key(
+      "model", M, "registry name (nat_mini ... dinat_base), 'custom', or a JSON NatConfig spec", NAT_FIELD(model),
+      [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }));
   t.push_back(make_key("embed_dim", M, "channels of the first level", NAT_FIELD(model_keys.embed_dim), at_least(2),
                        kModelKeep));
-  t.push_back(make_key("depths", M, "NAT layers per level", NAT_FIELD(model_keys.depths), each_at_least(1), kModelKeep));
+  t.push_back(
+      make_key("depths", M, "NAT layers per level", NAT_FIELD(model_keys.depths), each_at_least(1), kModelKeep));
   t.push_back(make_key("num_heads", M, "attention heads per level", NAT_FIELD(model_keys.num_heads), each_at_least(1),
                        kModelKeep));
   t.push_back(make_key("kernel_size", M, "neighbourhood size (odd)", NAT_FIELD(model_keys.kernel_size), at_least(1),
                        kModelKeep));
   t.push_back(make_key("dilations", M, "per level, per layer dilation (DiNAT)", NAT_FIELD(model_keys.dilations),
                        nullptr, kModelKeep));
-  t.push_back(make_key("mlp_ratio", M, "MLP hidden size / dim", NAT_FIELD(model_keys.mlp_ratio), positive(), kModelKeep));
+  t.push_back(
+      make_key("mlp_ratio", M, "MLP hidden size / dim", NAT_FIELD(model_keys.mlp_ratio), positive(), kModelKeep));
   t.push_back(make_key("layer_scale", M, "gamma initial value (0: no layer scale)", NAT_FIELD(model_keys.layer_scale),
                        nonneg(), kModelKeep));
   t.push_back(make_key("in_chans", M, "input channels (the loader gives RGB: 3)", NAT_FIELD(model_keys.in_chans),
@@ -302,16 +313,19 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("drop", M, "dropout rate", NAT_FIELD(model_keys.drop), unit_open()));
   t.push_back(make_key("attn_drop_rate", M, "attention dropout rate", NAT_FIELD(model_keys.attn_drop_rate), unit_open(),
                        kModelKeep));
-  t.push_back(make_key("qkv_bias", M, "bias in the qkv projection", NAT_FIELD(model_keys.qkv_bias), nullptr, kModelKeep));
+  t.push_back(
+      make_key("qkv_bias", M, "bias in the qkv projection", NAT_FIELD(model_keys.qkv_bias), nullptr, kModelKeep));
   t.push_back(make_key("initial_checkpoint", M, "safetensors weights to start from (official names)",
                        NAT_FIELD(initial_checkpoint)));
   // ---- data ----
   t.push_back(make_key("data_dir", D, "root holding <split>/<class>/<image>", NAT_FIELD(data.data_dir)));
-  t.push_back(make_key("dataset", D, "'' (ImageFolder)", NAT_FIELD(data.dataset), one_of({"", "folder", "imagefolder"})));
+  t.push_back(
+      make_key("dataset", D, "'' (ImageFolder)", NAT_FIELD(data.dataset), one_of({"", "folder", "imagefolder"})));
   t.push_back(make_key("train_split", D, "train split folder", NAT_FIELD(data.train_split)));
   t.push_back(make_key("val_split", D, "validation split folder", NAT_FIELD(data.val_split)));
   t.push_back(make_key("class_map", D, "file of class folder names, one per line", NAT_FIELD(data.class_map)));
-  t.push_back(make_key("num_classes", D, "classes (0: from the train split)", NAT_FIELD(data.num_classes), at_least(0)));
+  t.push_back(
+      make_key("num_classes", D, "classes (0: from the train split)", NAT_FIELD(data.num_classes), at_least(0)));
   t.push_back(make_key("img_size", D, "input size (square)", NAT_FIELD(data.img_size), at_least(8)));
   t.push_back(make_key("crop_pct", D, "eval center-crop fraction", NAT_FIELD(data.crop_pct), [](const double& v) {
     return v > 0 && v <= 1 ? std::string() : "must be in (0, 1], got " + number_str(v);
@@ -331,7 +345,8 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("batch_size", D, "images per step per process", NAT_FIELD(data.batch_size), at_least(1)));
   t.push_back(make_key("validation_batch_size", D, "eval batch (0: batch_size)", NAT_FIELD(data.validation_batch_size),
                        at_least(0)));
-  t.push_back(make_key("workers", D, "loader threads (0: in the training thread)", NAT_FIELD(data.workers), at_least(0)));
+  t.push_back(
+      make_key("workers", D, "loader threads (0: in the training thread)", NAT_FIELD(data.workers), at_least(0)));
   t.push_back(make_key("pin_mem", D, "pinned host batches (used only with a GPU)", NAT_FIELD(data.pin_mem)));
   t.push_back(make_key("seed", D, "seed of the model init, data order, augmentation and drop path",
                        NAT_FIELD(data.seed), at_least(0)));
@@ -341,8 +356,8 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("ratio", A, "RandomResizedCrop aspect range", NAT_FIELD(data.ratio), each<2>(positive())));
   t.push_back(make_key("hflip", A, "horizontal flip probability", NAT_FIELD(data.hflip), unit_closed()));
   t.push_back(make_key("vflip", A, "vertical flip probability", NAT_FIELD(data.vflip), unit_closed()));
-  t.push_back(make_key("color_jitter", A, "colour jitter (only when aa is off)", NAT_FIELD(data.color_jitter),
-                       unit_open()));
+  t.push_back(
+      make_key("color_jitter", A, "colour jitter (only when aa is off)", NAT_FIELD(data.color_jitter), unit_open()));
   KeyDef aa = make_key("aa", A, "RandAugment string, e.g. rand-m9-mstd0.5-inc1 (null/none: off)", NAT_FIELD(data.aa),
                        [](const std::string& v) {
                          try {
@@ -354,8 +369,10 @@ std::vector<KeyDef> build_table() {
                        });
   auto aa_set = aa.set;
   aa.set = [aa_set](TrainConfig& c, const YAML::Node& n) {
-    if (n.IsNull()) c.data.aa = "";  // timm's None: no RandAugment
-    else aa_set(c, n);
+    if (n.IsNull())
+      c.data.aa = "";  // timm's None: no RandAugment
+    else
+      aa_set(c, n);
   };
   t.push_back(aa);
   t.push_back(make_key("reprob", A, "random erasing probability", NAT_FIELD(data.reprob), unit_closed()));
@@ -368,8 +385,8 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("mixup_prob", A, "probability of mixing a batch", NAT_FIELD(data.mixup_prob), unit_closed()));
   t.push_back(make_key("mixup_switch_prob", A, "probability of cutmix when both are on",
                        NAT_FIELD(data.mixup_switch_prob), unit_closed()));
-  t.push_back(make_key("mixup_mode", A, "batch | pair | elem", NAT_FIELD(data.mixup_mode),
-                       one_of({"batch", "pair", "elem"})));
+  t.push_back(
+      make_key("mixup_mode", A, "batch | pair | elem", NAT_FIELD(data.mixup_mode), one_of({"batch", "pair", "elem"})));
   t.push_back(make_key("mixup_off_epoch", A, "stop mixing at this epoch (0: never)", NAT_FIELD(data.mixup_off_epoch),
                        at_least(0)));
   t.push_back(make_key("smoothing", A, "label smoothing", NAT_FIELD(data.smoothing), unit_open()));
@@ -379,18 +396,19 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("opt_eps", O, "AdamW epsilon", NAT_FIELD(opt_eps), positive()));
   t.push_back(make_key("opt_betas", O, "AdamW betas", NAT_FIELD(opt_betas), each<2>(unit_open())));
   t.push_back(make_key("momentum", O, "SGD momentum", NAT_FIELD(momentum), unit_open()));
-  t.push_back(make_key("weight_decay", O, "decoupled (AdamW) or L2 (SGD) weight decay", NAT_FIELD(weight_decay),
-                       nonneg()));
+  t.push_back(
+      make_key("weight_decay", O, "decoupled (AdamW) or L2 (SGD) weight decay", NAT_FIELD(weight_decay), nonneg()));
   t.push_back(make_key("decay_rpb", O, "weight-decay the rpb tables (nat-spec 4.3: the pinned timm does)",
                        NAT_FIELD(decay_rpb)));
   t.push_back(make_key("clip_grad", O, "gradient clipping threshold (null: off)", NAT_FIELD(clip_grad), positive()));
-  t.push_back(make_key("clip_mode", O, "norm (global L2 norm) | value", NAT_FIELD(clip_mode), one_of({"norm", "value"})));
-  t.push_back(make_key("grad_accum_steps", O, "micro-batches per optimizer step", NAT_FIELD(grad_accum_steps),
-                       at_least(1)));
+  t.push_back(
+      make_key("clip_mode", O, "norm (global L2 norm) | value", NAT_FIELD(clip_mode), one_of({"norm", "value"})));
+  t.push_back(
+      make_key("grad_accum_steps", O, "micro-batches per optimizer step", NAT_FIELD(grad_accum_steps), at_least(1)));
   // ---- schedule ----
   t.push_back(make_key("sched", S, "cosine | step | const", NAT_FIELD(sched), one_of({"cosine", "step", "const"})));
-  t.push_back(make_key("sched_epochwise", S, "step the schedule per epoch (false: per iteration)",
-                       NAT_FIELD(sched_epochwise)));
+  t.push_back(
+      make_key("sched_epochwise", S, "step the schedule per epoch (false: per iteration)", NAT_FIELD(sched_epochwise)));
   KeyDef on_updates = make_key("sched_on_updates", S, "timm's name for !sched_epochwise", NAT_FIELD(sched_epochwise));
   on_updates.alias = true;
   on_updates.set = [](TrainConfig& c, const YAML::Node& n) {
@@ -402,12 +420,12 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("min_lr", S, "cosine floor, and the cooldown learning rate", NAT_FIELD(min_lr), nonneg()));
   t.push_back(make_key("epochs", S, "epochs of the schedule (cooldown comes on top)", NAT_FIELD(epochs), at_least(1)));
   t.push_back(make_key("warmup_epochs", S, "linear warmup epochs", NAT_FIELD(warmup_epochs), at_least(0)));
-  t.push_back(make_key("cooldown_epochs", S, "epochs at min_lr after the schedule", NAT_FIELD(cooldown_epochs),
-                       at_least(0)));
+  t.push_back(
+      make_key("cooldown_epochs", S, "epochs at min_lr after the schedule", NAT_FIELD(cooldown_epochs), at_least(0)));
   t.push_back(make_key("decay_epochs", S, "step schedule: epochs between decays", NAT_FIELD(decay_epochs), positive()));
   t.push_back(make_key("decay_rate", S, "step schedule: factor per decay", NAT_FIELD(decay_rate), positive()));
-  t.push_back(make_key("start_epoch", S, "override the epoch to start (or resume) at", NAT_FIELD(start_epoch),
-                       at_least(0)));
+  t.push_back(
+      make_key("start_epoch", S, "override the epoch to start (or resume) at", NAT_FIELD(start_epoch), at_least(0)));
   // ---- EMA, precision, device, run ----
   t.push_back(make_key("model_ema", R, "keep an exponential moving average of the weights", NAT_FIELD(model_ema)));
   t.push_back(make_key("model_ema_decay", R, "EMA decay per optimizer step", NAT_FIELD(model_ema_decay), unit_open()));
@@ -432,7 +450,8 @@ std::vector<KeyDef> build_table() {
                        one_of({"top1", "top5", "loss"})));
   t.push_back(make_key("disable_eval", R, "skip evaluation after each epoch", NAT_FIELD(disable_eval)));
   t.push_back(make_key("resume", R, "checkpoint to continue from (exactly, on the CPU)", NAT_FIELD(resume)));
-  t.push_back(make_key("no_resume_opt", R, "resume the weights only, not the optimizer state", NAT_FIELD(no_resume_opt)));
+  t.push_back(
+      make_key("no_resume_opt", R, "resume the weights only, not the optimizer state", NAT_FIELD(no_resume_opt)));
   t.push_back(make_key("max_steps", R, "stop cleanly after this many optimizer steps (0: no limit)",
                        NAT_FIELD(max_steps), at_least(0)));
   t.push_back(make_key("progress", R, "auto | bar | lines | none", NAT_FIELD(progress),

@@ -35,24 +35,59 @@ std::string lower(std::string s) {
 // "*": any value is accepted (the key has no effect here, e.g. distributed plumbing).
 const std::map<std::string, std::vector<std::string>>& inert_keys() {
   static const std::map<std::string, std::vector<std::string>> m = {
-      {"pretrained", {"false"}},      {"gp", {"", "avg", "null"}},       {"input_size", {"null"}},
-      {"dataset_download", {"false"}}, {"lr_noise", {"null"}},          {"lr_noise_pct", {"*"}},
-      {"lr_noise_std", {"*"}},        {"lr_cycle_mul", {"1", "1.0"}},    {"lr_cycle_decay", {"*"}},
-      {"lr_cycle_limit", {"1"}},      {"lr_k_decay", {"1", "1.0"}},      {"epoch_repeats", {"0", "0.0"}},
-      {"patience_epochs", {"*"}},     {"aug_repeats", {"0"}},            {"aug_splits", {"0"}},
-      {"jsd_loss", {"false"}},        {"bce_loss", {"false"}},           {"bce_target_thresh", {"null"}},
-      {"resplit", {"false"}},         {"drop_connect", {"null"}},        {"drop_block", {"null"}},
-      {"bn_tf", {"false"}},           {"bn_momentum", {"null"}},         {"bn_eps", {"null"}},
-      {"sync_bn", {"false"}},         {"dist_bn", {"*"}},                {"split_bn", {"false"}},
-      {"model_ema_force_cpu", {"false"}}, {"worker_seeding", {"all"}},   {"recovery_interval", {"0"}},
-      {"save_images", {"false"}},     {"apex_amp", {"false"}},           {"native_amp", {"*"}},
-      {"no_ddp_bb", {"*"}},           {"channels_last", {"*"}},          {"no_prefetcher", {"*"}},
-      {"prefetcher", {"*"}},          {"project", {"*"}},                {"tta", {"0"}},
-      {"local_rank", {"*"}},          {"use_multi_epochs_loader", {"*"}}, {"torchscript", {"false"}},
-      {"log_wandb", {"false"}},       {"world_size", {"*"}},             {"rank", {"*"}},
-      {"distributed", {"*"}},         {"dist_url", {"*"}},               {"lr_base", {"*"}},
-      {"lr_base_size", {"*"}},        {"lr_base_scale", {"*"}},          {"gmacs", {"*"}},
-      {"mparams", {"*"}},             {"config", {"*"}},
+      {"pretrained", {"false"}},
+      {"gp", {"", "avg", "null"}},
+      {"input_size", {"null"}},
+      {"dataset_download", {"false"}},
+      {"lr_noise", {"null"}},
+      {"lr_noise_pct", {"*"}},
+      {"lr_noise_std", {"*"}},
+      {"lr_cycle_mul", {"1", "1.0"}},
+      {"lr_cycle_decay", {"*"}},
+      {"lr_cycle_limit", {"1"}},
+      {"lr_k_decay", {"1", "1.0"}},
+      {"epoch_repeats", {"0", "0.0"}},
+      {"patience_epochs", {"*"}},
+      {"aug_repeats", {"0"}},
+      {"aug_splits", {"0"}},
+      {"jsd_loss", {"false"}},
+      {"bce_loss", {"false"}},
+      {"bce_target_thresh", {"null"}},
+      {"resplit", {"false"}},
+      {"drop_connect", {"null"}},
+      {"drop_block", {"null"}},
+      {"bn_tf", {"false"}},
+      {"bn_momentum", {"null"}},
+      {"bn_eps", {"null"}},
+      {"sync_bn", {"false"}},
+      {"dist_bn", {"*"}},
+      {"split_bn", {"false"}},
+      {"model_ema_force_cpu", {"false"}},
+      {"worker_seeding", {"all"}},
+      {"recovery_interval", {"0"}},
+      {"save_images", {"false"}},
+      {"apex_amp", {"false"}},
+      {"native_amp", {"*"}},
+      {"no_ddp_bb", {"*"}},
+      {"channels_last", {"*"}},
+      {"no_prefetcher", {"*"}},
+      {"prefetcher", {"*"}},
+      {"project", {"*"}},
+      {"tta", {"0"}},
+      {"local_rank", {"*"}},
+      {"use_multi_epochs_loader", {"*"}},
+      {"torchscript", {"false"}},
+      {"log_wandb", {"false"}},
+      {"world_size", {"*"}},
+      {"rank", {"*"}},
+      {"distributed", {"*"}},
+      {"dist_url", {"*"}},
+      {"lr_base", {"*"}},
+      {"lr_base_size", {"*"}},
+      {"lr_base_scale", {"*"}},
+      {"gmacs", {"*"}},
+      {"mparams", {"*"}},
+      {"config", {"*"}},
   };
   return m;
 }
@@ -121,7 +156,9 @@ TrainConfig apply_root(const YAML::Node& root, const std::string& origin, TrainC
   NAT_THROW("[config] ", origin, ": YAML error at line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg);
 }
 
-bool is_list_key(const detail::KeyDef& k) { return k.type.find("list") != std::string::npos || k.type.find('[') != std::string::npos; }
+bool is_list_key(const detail::KeyDef& k) {
+  return k.type.find("list") != std::string::npos || k.type.find('[') != std::string::npos;
+}
 
 }  // namespace
 

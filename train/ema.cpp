@@ -22,7 +22,8 @@ void ModelEma::update(const std::vector<Tensor>& values) {
     const Tensor& x = values[i];
     NAT_CHECK(x.dtype() == DType::f32 && x.is_contiguous() && x.numel() == params_[i].numel(), "[ema] value ", i,
               " must be a contiguous f32 tensor like the parameter");
-    NAT_DISPATCH(x.device(), ema_update, x.numel(), params_[i].data<float>(), x.data<float>(), decay_, x.device().index);
+    NAT_DISPATCH(x.device(), ema_update, x.numel(), params_[i].data<float>(), x.data<float>(), decay_,
+                 x.device().index);
   }
 }
 

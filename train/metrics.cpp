@@ -21,8 +21,9 @@ int64_t rank_of(const double* row, int64_t C, int64_t c) {
 }  // namespace
 
 TopK topk_hits(const Tensor& logits, const Tensor& labels) {
-  NAT_CHECK(logits.dim() == 2 && labels.dim() == 1 && labels.size(0) == logits.size(0), "[topk] expected logits [N, C] ",
-            "and labels [N], got ", shape_str(logits.shape()), " and ", shape_str(labels.shape()));
+  NAT_CHECK(logits.dim() == 2 && labels.dim() == 1 && labels.size(0) == logits.size(0),
+            "[topk] expected logits [N, C] ", "and labels [N], got ", shape_str(logits.shape()), " and ",
+            shape_str(labels.shape()));
   const int64_t N = logits.size(0), C = logits.size(1);
   std::vector<double> x = logits.to_double_vector();
   std::vector<int64_t> y = labels.to(DType::i64).to_vector<int64_t>();

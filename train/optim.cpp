@@ -31,8 +31,9 @@ bool no_weight_decay(const std::string& name, const Tensor& param, bool decay_rp
 }
 
 Optimizer::Optimizer(const nn::NamedTensors& params, const OptimizerOptions& options) : options_(options) {
-  NAT_CHECK(options.kind == "adamw" || options.kind == "sgd" || options.kind == "nesterov" || options.kind == "momentum",
-            "[optimizer] unknown kind '", options.kind, "' (adamw, sgd, nesterov, momentum)");
+  NAT_CHECK(
+      options.kind == "adamw" || options.kind == "sgd" || options.kind == "nesterov" || options.kind == "momentum",
+      "[optimizer] unknown kind '", options.kind, "' (adamw, sgd, nesterov, momentum)");
   NAT_CHECK(!params.empty(), "[optimizer] no parameters to optimise");
   Device dev = params.front().second.device();
   for (const auto& [name, p] : params) {
@@ -73,7 +74,8 @@ void Optimizer::step(double lr, double grad_scale, double clip_value) {
       s.eps = static_cast<float>(options_.eps);
       s.weight_decay = static_cast<float>(p.weight_decay);
       s.bias_correction1 = static_cast<float>(1.0 - std::pow(options_.beta1, static_cast<double>(p.step)));
-      s.bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(options_.beta2, static_cast<double>(p.step))));
+      s.bias_correction2_sqrt =
+          static_cast<float>(std::sqrt(1.0 - std::pow(options_.beta2, static_cast<double>(p.step))));
       s.grad_scale = static_cast<float>(grad_scale);
       s.clip_value = static_cast<float>(clip_value);
       NAT_DISPATCH(dev, adamw_update, p.param.numel(), w, g.data_ptr(), g.dtype(), p.exp_avg.data<float>(),

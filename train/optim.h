@@ -23,7 +23,7 @@ struct OptimizerOptions {
   double weight_decay = 0.05;
   bool decay_rpb = true;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // AdamW
-  double momentum = 0.9;                         // SGD
+  double momentum = 0.9;                          // SGD
 };
 
 // timm's rule (nat-spec §4.3): true when the parameter is excluded from weight decay.
@@ -31,10 +31,10 @@ bool no_weight_decay(const std::string& name, const Tensor& param, bool decay_rp
 
 struct ParamState {
   std::string name;
-  Tensor param;      // the model's tensor (updated in place)
-  Tensor master;     // f32 copy when param is bf16/f16 (AMP), else undefined
-  Tensor exp_avg;    // AdamW m, or SGD momentum buffer
-  Tensor exp_avg_sq; // AdamW v (undefined for SGD)
+  Tensor param;       // the model's tensor (updated in place)
+  Tensor master;      // f32 copy when param is bf16/f16 (AMP), else undefined
+  Tensor exp_avg;     // AdamW m, or SGD momentum buffer
+  Tensor exp_avg_sq;  // AdamW v (undefined for SGD)
   double weight_decay = 0;
   int64_t step = 0;  // updates applied to this parameter (PyTorch keeps one per parameter)
 };

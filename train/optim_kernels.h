@@ -16,11 +16,11 @@ namespace nat {
 struct AdamWStep {
   float lr = 0;
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
-  float weight_decay = 0;     // decoupled: p *= 1 - lr * weight_decay
-  float bias_correction1 = 1;  // 1 - beta1^t
+  float weight_decay = 0;           // decoupled: p *= 1 - lr * weight_decay
+  float bias_correction1 = 1;       // 1 - beta1^t
   float bias_correction2_sqrt = 1;  // sqrt(1 - beta2^t)
-  float grad_scale = 1;       // gradients are multiplied by this first (1 / loss scale * clip coefficient)
-  float clip_value = 0;       // > 0: then clamped to [-clip_value, clip_value] (clip_mode value)
+  float grad_scale = 1;             // gradients are multiplied by this first (1 / loss scale * clip coefficient)
+  float clip_value = 0;             // > 0: then clamped to [-clip_value, clip_value] (clip_mode value)
 };
 
 // Scalars of one SGD step (PyTorch SGD: L2 weight decay added to the gradient, dampening 0).
@@ -39,18 +39,18 @@ constexpr int64_t kSumSquaresPartials = 256;
 
 }  // namespace nat
 
-#define NAT_OPTIM_KERNELS(K)                                                                                      \
-  /* p, m, v: [n] f32 (p: the parameter, or its f32 master under AMP); g: [n] in gdtype; out: [n] in odtype,      \
-     the model's low-precision copy of p written after the update, or nullptr */                                  \
-  K(adamw_update, (int64_t n, float* p, const void* g, DType gdtype, float* m, float* v, const AdamWStep& s,      \
-                   void* out, DType odtype, int device))                                                          \
-  /* p, buf: [n] f32; g: [n] in gdtype; out as for adamw_update */                                               \
-  K(sgd_update, (int64_t n, float* p, const void* g, DType gdtype, float* buf, const SgdStep& s, void* out,      \
-                 DType odtype, int device))                                                                       \
-  /* x: [n] in dtype; partials: [kSumSquaresPartials] f64 scratch; out: one f64 = sum of x^2 (inf or NaN when x   \
-     holds one), summed over fixed slices of x in a fixed order, so the result is the same on every run */       \
-  K(sum_squares, (int64_t n, const void* x, DType dtype, double* partials, double* out, int device))             \
-  /* ema, x: [n] f32; ema = decay * ema + (1 - decay) * x */                                                      \
+#define NAT_OPTIM_KERNELS(K)                                                                                    \
+  /* p, m, v: [n] f32 (p: the parameter, or its f32 master under AMP); g: [n] in gdtype; out: [n] in odtype,    \
+     the model's low-precision copy of p written after the update, or nullptr */                                \
+  K(adamw_update, (int64_t n, float* p, const void* g, DType gdtype, float* m, float* v, const AdamWStep& s,    \
+                   void* out, DType odtype, int device))                                                        \
+  /* p, buf: [n] f32; g: [n] in gdtype; out as for adamw_update */                                              \
+  K(sgd_update, (int64_t n, float* p, const void* g, DType gdtype, float* buf, const SgdStep& s, void* out,     \
+                 DType odtype, int device))                                                                     \
+  /* x: [n] in dtype; partials: [kSumSquaresPartials] f64 scratch; out: one f64 = sum of x^2 (inf or NaN when x \
+     holds one), summed over fixed slices of x in a fixed order, so the result is the same on every run */      \
+  K(sum_squares, (int64_t n, const void* x, DType dtype, double* partials, double* out, int device))            \
+  /* ema, x: [n] f32; ema = decay * ema + (1 - decay) * x */                                                    \
   K(ema_update, (int64_t n, float* ema, const float* x, double decay, int device))
 
 NAT_DECLARE_KERNELS(NAT_OPTIM_KERNELS)

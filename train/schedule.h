@@ -35,7 +35,9 @@ class LrSchedule {
   // The LR at unit t (an update counter, or an epoch).
   double at(double t) const;
   // The LR of global update `update` (0-based) taken during `epoch`.
-  double for_update(int64_t update, int64_t epoch) const { return per_iteration_ ? at(double(update)) : at(double(epoch)); }
+  double for_update(int64_t update, int64_t epoch) const {
+    return per_iteration_ ? at(double(update)) : at(double(epoch));
+  }
 
   const LrScheduleOptions& options() const { return options_; }
   bool per_iteration() const { return per_iteration_; }

@@ -2,6 +2,7 @@
 #include "train/trainer.h"
 
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -43,8 +44,16 @@ class SignalScope {
   }
 
  private:
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ {
+  }, old_term_{};
 };
+
+double cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -166,8 +175,8 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_
       state_.epoch_loss_sum = 0, state_.epoch_loss_count = 0;
     }
     NAT_CHECK(state_.batch % cfg_.grad_accum_steps == 0 && state_.batch <= nb, "[resume] ", cfg_.resume,
-              " stopped at batch ", state_.batch, " of epoch ", state_.epoch, ", which does not fit this config's ",
-              nb, " batches per epoch / grad_accum_steps ", cfg_.grad_accum_steps);
+              " stopped at batch ", state_.batch, " of epoch ", state_.epoch, ", which does not fit this config's ", nb,
+              " batches per epoch / grad_accum_steps ", cfg_.grad_accum_steps);
     resumed_from_ = cfg_.resume;
     if (cfg_.experiment.empty()) dir = std::filesystem::path(cfg_.resume).parent_path().string();
   } else {
@@ -182,7 +191,19 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_
   start_step_ = state_.step;
 
   // ---- run directory ----
-  if (dir.empty()) dir = run_dir_path(cfg_.output, cfg_.experiment, cfg_.model, cfg_.data.img_size);
+  if (dir.empty()) {
+    dir = run_dir_path(cfg_.output, cfg_.experiment, cfg_.model, cfg_.data.img_size);
+    // A new run never mixes its files with an earlier run's: like timm's get_outdir, <dir>-1, -2, ...
+    namespace fs = std::filesystem;
+    auto used = [](const std::string& d) {
+      return fs::exists(d + "/summary.csv") || fs::exists(d + "/last.safetensors");
+    };
+    if (cfg_.resume.empty() && used(dir)) {
+      int i = 1;
+      while (used(str(dir, "-", i))) ++i;
+      dir = str(dir, "-", i);
+    }
+  }
   run_ = std::make_unique<RunDir>(dir.empty() ? "." : dir);
   run_->write_text("args.yaml", state_.args_yaml);
 }
@@ -206,8 +227,7 @@ void Trainer::say(const std::string& line) {
 std::string Trainer::describe() const {
   std::ostringstream os;
   nn::ModelSummary s = nn::summarize(*model_, 1, cfg_.data.img_size, cfg_.data.img_size);
-  os << "Model " << model_config_.name << " (" << nat_config_json(model_config_) << ")\n"
-     << nn::format_summary(s, 2);
+  os << "Model " << model_config_.name << " (" << nat_config_json(model_config_) << ")\n" << nn::format_summary(s, 2);
   GroupSummary d = optimizer_->decay_group(), nd = optimizer_->no_decay_group();
   os << "Optimizer " << cfg_.opt << ": weight decay " << cfg_.weight_decay << " on " << d.tensors << " tensors ("
      << d.elements << " elements), none on " << nd.tensors << " tensors (" << nd.elements << " elements: 1-D, .bias"
@@ -220,8 +240,8 @@ std::string Trainer::describe() const {
      << updates_per_epoch_ << " updates per epoch, " << cfg_.total_epochs() << " epochs ("
      << updates_per_epoch_ * cfg_.total_epochs() << " updates), " << cfg_.sched << " "
      << (cfg_.per_iteration() ? "per update" : "per epoch") << ", warmup " << cfg_.warmup_epochs << " epochs\n";
-  os << "Device: " << device_.str() << (device_.is_cpu() ? str(" (", omp_get_max_threads(), " threads)") : "")
-     << ", " << (compute_dtype_ == DType::f32 ? std::string("float32") : cfg_.amp_dtype)
+  os << "Device: " << device_.str() << (device_.is_cpu() ? str(" (", omp_get_max_threads(), " threads)") : "") << ", "
+     << (compute_dtype_ == DType::f32 ? std::string("float32") : cfg_.amp_dtype)
      << (cfg_.amp && device_.is_cpu() ? " (amp is ignored on the CPU)" : "")
      << (scaler_.enabled() ? ", dynamic loss scaling" : "") << (ema_ ? str(", EMA decay ", cfg_.model_ema_decay) : "")
      << "\n";
@@ -234,12 +254,12 @@ std::string Trainer::describe() const {
 
 [[noreturn]] void Trainer::fail_non_finite(const char* what, double value, int64_t epoch, int64_t micro_batch) {
   bar_.finish();
-  std::string last = !last_saved_.empty() ? last_saved_
+  std::string last = !last_saved_.empty()     ? last_saved_
                      : !resumed_from_.empty() ? resumed_from_ + " (this run's starting point)"
                                               : std::string("none (no checkpoint was written before this step)");
-  std::string msg = str("[train] the ", what, " is ", value, " at step ", state_.step + 1, " (epoch ", epoch,
-                        ", batch ", micro_batch, "); stopping. Last good checkpoint: ", last,
-                        ". Lower lr, keep clip_grad on, or check the data.");
+  std::string msg =
+      str("[train] the ", what, " is ", value, " at step ", state_.step + 1, " (epoch ", epoch, ", batch ", micro_batch,
+          "); stopping. Last good checkpoint: ", last, ". Lower lr, keep clip_grad on, or check the data.");
   run_->log(msg);
   NAT_THROW(msg);
 }
@@ -400,14 +420,13 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
   save("last.safetensors");
   if (keep) run_->link("last.safetensors", str("checkpoint-", epoch, ".safetensors"));
   if (best) run_->link("last.safetensors", "best.safetensors");
-  if (val_loader_)
-    say(str("*** Best metric: ", fmt_g(state_.best_metric), " (epoch ", state_.best_epoch, ")"));
+  if (val_loader_) say(str("*** Best metric: ", fmt_g(state_.best_metric), " (epoch ", state_.best_epoch, ")"));
   result_.epochs_done = epoch + 1;
 }
 
 TrainResult Trainer::fit() {
   SignalScope signals;
-  const double t0 = now_s();
+  const double t0 = now_s(), c0 = cpu_s();
   result_ = TrainResult{};
   result_.run_dir = run_->path();
   for (int64_t epoch = state_.epoch; epoch < cfg_.total_epochs(); ++epoch) {
@@ -417,7 +436,8 @@ TrainResult Trainer::fit() {
       bar_.finish();
       save("last.safetensors");
       result_.stopped_early = true;
-      say(str(g_signal.load() ? str("Interrupted (signal ", g_signal.load(), ")") : str("Reached max_steps ", cfg_.max_steps),
+      say(str(g_signal.load() ? str("Interrupted (signal ", g_signal.load(), ")")
+                              : str("Reached max_steps ", cfg_.max_steps),
               " at step ", state_.step, " (epoch ", epoch, ", batch ", state_.batch, " of ",
               train_loader_->batches_per_epoch(), "): saved ", last_saved_, "; continue with --resume ", last_saved_));
       break;
@@ -435,6 +455,7 @@ TrainResult Trainer::fit() {
   result_.best_metric = state_.best_metric;
   result_.best_epoch = state_.best_epoch;
   result_.train_seconds = now_s() - t0;
+  result_.cpu_seconds = cpu_s() - c0;
   return result_;
 }
 

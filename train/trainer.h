@@ -31,12 +31,12 @@ namespace nat::train {
 
 // What the loop reports after every optimizer update.
 struct StepInfo {
-  int64_t step = 0;     // updates done so far
-  double loss = 0;      // mean loss of the update's micro-batches
+  int64_t step = 0;  // updates done so far
+  double loss = 0;   // mean loss of the update's micro-batches
   double lr = 0;
-  int64_t images = 0;   // images in the update
-  double step_s = 0;    // wall time of the update, loading included
-  double data_s = 0;    // of which waiting for the loader
+  int64_t images = 0;  // images in the update
+  double step_s = 0;   // wall time of the update, loading included
+  double data_s = 0;   // of which waiting for the loader
 };
 
 struct TrainerHooks {
@@ -52,7 +52,8 @@ struct TrainResult {
   EvalResult last_eval, last_ema_eval;
   double best_metric = 0;
   int64_t best_epoch = -1;
-  double train_seconds = 0;  // this process's time in the training loop (evaluation included)
+  double train_seconds = 0;  // wall time of fit() (evaluation included)
+  double cpu_seconds = 0;    // CPU time of the process during fit(), all threads (loader workers included)
 };
 
 // The device a config asks for ("" picks CUDA when a device exists).

@@ -50,8 +50,10 @@ TEST(AdamW, StepsMatchTheClosedForm) {
     for (int i = 0; i < 4; ++i) rw[i].step(gw[s][i], lrs[s], 0.05);
     for (int i = 0; i < 2; ++i) rb[i].step(gb[s][i], lrs[s], 0.0);
     auto hw = w.to_vector<float>(), hb = b.to_vector<float>();
-    for (int i = 0; i < 4; ++i) EXPECT_NEAR(hw[i], rw[i].p, 2e-7 * (1 + std::abs(rw[i].p))) << "step " << s << " w" << i;
-    for (int i = 0; i < 2; ++i) EXPECT_NEAR(hb[i], rb[i].p, 2e-7 * (1 + std::abs(rb[i].p))) << "step " << s << " b" << i;
+    for (int i = 0; i < 4; ++i)
+      EXPECT_NEAR(hw[i], rw[i].p, 2e-7 * (1 + std::abs(rw[i].p))) << "step " << s << " w" << i;
+    for (int i = 0; i < 2; ++i)
+      EXPECT_NEAR(hb[i], rb[i].p, 2e-7 * (1 + std::abs(rb[i].p))) << "step " << s << " b" << i;
   }
   EXPECT_EQ(opt.params()[0].step, 3);
 }

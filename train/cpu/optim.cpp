@@ -23,19 +23,26 @@ inline float load(const T* p, int64_t i) {
 template <typename F>
 void with_grad_type(DType t, const char* op, F&& f) {
   switch (t) {
-    case DType::f32: return f(float{});
-    case DType::bf16: return f(bf16{});
-    case DType::f16: return f(f16{});
-    default: NAT_THROW("[", op, "] gradients must be f32, bf16 or f16, got ", dtype_name(t));
+    case DType::f32:
+      return f(float{});
+    case DType::bf16:
+      return f(bf16{});
+    case DType::f16:
+      return f(f16{});
+    default:
+      NAT_THROW("[", op, "] gradients must be f32, bf16 or f16, got ", dtype_name(t));
   }
 }
 
 // Stores the updated f32 value into the model's low-precision copy, when there is one.
 inline void store_out(void* out, DType odtype, int64_t i, float v) {
   if (!out) return;
-  if (odtype == DType::bf16) static_cast<bf16*>(out)[i] = bf16(v);
-  else if (odtype == DType::f16) static_cast<f16*>(out)[i] = f16(v);
-  else static_cast<float*>(out)[i] = v;
+  if (odtype == DType::bf16)
+    static_cast<bf16*>(out)[i] = bf16(v);
+  else if (odtype == DType::f16)
+    static_cast<f16*>(out)[i] = f16(v);
+  else
+    static_cast<float*>(out)[i] = v;
 }
 
 inline float prepare_grad(float g, float scale, float clip_value) {
@@ -70,8 +77,8 @@ void adamw_update(int64_t n, float* p, const void* g, DType gdtype, float* m, fl
   });
 }
 
-void sgd_update(int64_t n, float* p, const void* g, DType gdtype, float* buf, const SgdStep& s, void* out,
-                DType odtype, int device) {
+void sgd_update(int64_t n, float* p, const void* g, DType gdtype, float* buf, const SgdStep& s, void* out, DType odtype,
+                int device) {
   (void)device;
   with_grad_type(gdtype, "sgd_update", [&](auto zero) {
     using G = decltype(zero);

@@ -7,8 +7,9 @@ namespace nat::train {
 
 namespace {
 [[noreturn]] void no_yaml() {
-  NAT_THROW("this nat.cpp was built without yaml-cpp, so training configs cannot be read or written "
-            "(Debian: apt-get install libyaml-cpp-dev, then reconfigure)");
+  NAT_THROW(
+      "this nat.cpp was built without yaml-cpp, so training configs cannot be read or written "
+      "(Debian: apt-get install libyaml-cpp-dev, then reconfigure)");
 }
 }  // namespace
 
