@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/args.h"
+#include "app/bench_util.h"
 #include "core/backend.h"
 #include "nn/nat.h"
 #include "ops/ops.h"
@@ -28,30 +29,6 @@ const char* kHelp =
     "and the same model in PyTorch (pure-PyTorch neighbourhood attention, torch.optim.AdamW) in the same run.\n"
     "  --cpu-time  time with process CPU time (both sides) instead of wall time, for a busy machine; pair it\n"
     "              with OMP_NUM_THREADS=1 for a per-core comparison.\n";
-
-bool g_cpu_time = false;
-
-double now_ms() {
-  if (!g_cpu_time)
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
-}
-
-double median_ms(const std::function<void()>& fn, int reps, Device dev) {
-  fn();  // warm-up: allocator caches, OpenBLAS buffers, the optimizer's moment tensors
-  backend(dev).synchronize(dev.index);
-  std::vector<double> ts;
-  for (int i = 0; i < reps; ++i) {
-    double t0 = now_ms();
-    fn();
-    backend(dev).synchronize(dev.index);
-    ts.push_back(now_ms() - t0);
-  }
-  std::sort(ts.begin(), ts.end());
-  return ts[ts.size() / 2];
-}
 
 // A minimal AdamW (PyTorch's update: decoupled weight decay, bias-corrected moments), local to this
 // benchmark so the training step is complete before train/ has an optimizer. Composed from ops without
@@ -85,23 +62,6 @@ class BenchAdamW {
   int64_t t_ = 0;
 };
 
-std::vector<nlohmann::json> run_torch_model(const std::string& args) {
-  std::string cmd =
-      "/usr/bin/python3 " + std::string(NAT_SOURCE_DIR) + "/bench/torch_model.py " + args + " 2>/dev/null";
-  std::vector<nlohmann::json> out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char line[8192];
-  while (std::fgets(line, sizeof line, p)) {
-    try {
-      out.push_back(nlohmann::json::parse(line));
-    } catch (...) {
-    }
-  }
-  pclose(p);
-  return out;
-}
-
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -116,7 +76,7 @@ int bench_model(const std::vector<std::string>& argv) {
     std::printf("%s", kHelp);
     return 0;
   }
-  g_cpu_time = args.flag("cpu-time");
+  set_bench_cpu_time(args.flag("cpu-time"));
   nn::NatConfig config = nn::parse_nat_spec(args.get("model", "nat_mini"));
   int64_t B = args.get_int("batch", 8), img = args.get_int("img-size", 224);
   int reps = static_cast<int>(args.get_int("reps", 5));
@@ -139,7 +99,7 @@ int bench_model(const std::vector<std::string>& argv) {
         NoGradGuard ng;
         model->forward(x);
       },
-      reps, dev);
+      /*warmup=*/1, reps, dev);
 
   model->train();
   BenchAdamW opt(model->parameters());
@@ -150,19 +110,19 @@ int bench_model(const std::vector<std::string>& argv) {
         opt.step();
         model->zero_grad();
       },
-      reps, dev);
+      /*warmup=*/1, reps, dev);  // warm-up fills allocator caches, OpenBLAS buffers, the moment tensors
 
   // PyTorch runs after nat.cpp, in a separate process, with the same thread count and clock.
   std::vector<nlohmann::json> torch;
   if (!args.flag("no-torch") && dev.is_cpu()) {
-    torch = run_torch_model("--model-json " + shell_quote(config.to_json()) + " --batch " + std::to_string(B) +
+    torch = run_torch_script("torch_model.py", "--model-json " + shell_quote(config.to_json()) + " --batch " + std::to_string(B) +
                             " --img-size " + std::to_string(img) + " --threads " + std::to_string(threads) +
-                            " --reps " + std::to_string(reps) + (g_cpu_time ? " --cpu-time" : ""));
+                            " --reps " + std::to_string(reps) + (bench_cpu_time() ? " --cpu-time" : ""));
   }
 
   std::printf("nat bench model: %s, batch %lld, %lldx%lld, %s, %d thread(s), %s time, median of %d%s\n",
               config.name.c_str(), static_cast<long long>(B), static_cast<long long>(img), static_cast<long long>(img),
-              dev.str().c_str(), threads, g_cpu_time ? "CPU" : "wall", reps,
+              dev.str().c_str(), threads, bench_cpu_time() ? "CPU" : "wall", reps,
               torch.empty() ? "" : (", vs PyTorch " + torch[0].value("torch", std::string("?"))).c_str());
   std::printf("%-28s %12s %10s %14s %10s %12s\n", "", "nat.cpp ms", "img/s", "PyTorch ms", "img/s", "speed-up");
   auto row = [&](const char* name, double ms, const char* key) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "app/args.h"
+#include "app/bench_util.h"
 #include "app/commands.h"
 #include "core/backend.h"
 #include "core/rng.h"
@@ -23,46 +24,6 @@
 namespace nat::app {
 
 namespace {
-
-bool g_cpu_time = false;  // --cpu-time: process CPU time instead of wall time (for a loaded machine)
-
-double now_ms() {
-  if (!g_cpu_time) return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-double median_ms(const std::function<void()>& fn, int warmup, int reps, Device dev) {
-  for (int i = 0; i < warmup; ++i) fn();
-  backend(dev).synchronize(dev.index);
-  std::vector<double> ts;
-  for (int i = 0; i < reps; ++i) {
-    double t0 = now_ms();
-    fn();
-    backend(dev).synchronize(dev.index);
-    ts.push_back(now_ms() - t0);
-  }
-  std::sort(ts.begin(), ts.end());
-  return ts[ts.size() / 2];
-}
-
-// Runs a PyTorch script and returns its JSON lines ({} when PyTorch is unavailable).
-std::vector<nlohmann::json> run_torch(const std::string& script, const std::string& args) {
-  std::string cmd = "/usr/bin/python3 " + std::string(NAT_SOURCE_DIR) + "/bench/" + script + " " + args + " 2>/dev/null";
-  std::vector<nlohmann::json> out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char line[4096];
-  while (std::fgets(line, sizeof line, p)) {
-    try {
-      out.push_back(nlohmann::json::parse(line));
-    } catch (...) {
-    }
-  }
-  pclose(p);
-  return out;
-}
 
 const char* kHelp =
     "usage: nat bench na [--batch B] [--reps N] [--device cpu|cuda] [--no-torch] [--cpu-time]\n\n"
@@ -84,10 +45,10 @@ int bench_na(const Args& args) {
   int threads = omp_get_max_threads();
   std::vector<nlohmann::json> torch;
   if (!args.flag("no-torch") && dev.is_cpu())
-    torch = run_torch("torch_na.py", "--batch " + std::to_string(B) + " --threads " + std::to_string(threads) +
-                                         " --reps " + std::to_string(reps) + (g_cpu_time ? " --cpu-time" : ""));
+    torch = run_torch_script("torch_na.py", "--batch " + std::to_string(B) + " --threads " + std::to_string(threads) +
+                                         " --reps " + std::to_string(reps) + (bench_cpu_time() ? " --cpu-time" : ""));
   std::printf("nat bench na: batch %lld, k %lld, head_dim %lld, %s, %d thread(s), %s time%s\n", static_cast<long long>(B),
-              static_cast<long long>(K), static_cast<long long>(C), dev.str().c_str(), threads, g_cpu_time ? "CPU" : "wall",
+              static_cast<long long>(K), static_cast<long long>(C), dev.str().c_str(), threads, bench_cpu_time() ? "CPU" : "wall",
               torch.empty() ? "" : (", vs PyTorch " + torch[0].value("torch", std::string("?"))).c_str());
   std::printf("%-5s %-19s %8s %8s %9s %8s | %10s %10s %9s %8s\n", "stage", "q/k/v shape", "fwd ms", "GB/s",
               "torch ms", "ratio", "f+b ms", "GB/s", "torch ms", "ratio");
@@ -133,7 +94,7 @@ int cmd_bench(const std::vector<std::string>& argv) {
   if (!argv.empty() && argv[0] == "model") return bench_model({argv.begin() + 1, argv.end()});
   if (!argv.empty() && argv[0] == "train") return bench_train({argv.begin() + 1, argv.end()});
   Args args("bench", argv, {"batch", "reps", "device"}, {"no-torch", "cpu-time"});
-  g_cpu_time = args.flag("cpu-time");
+  set_bench_cpu_time(args.flag("cpu-time"));
   if (args.help() || args.positional().empty()) {
     std::printf("%s", kHelp);
     return args.help() ? 0 : 1;

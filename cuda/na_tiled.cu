@@ -25,6 +25,35 @@ constexpr int kDim = 32;
 constexpr int kHalo = 13;       // halo side: TILE + K - 1
 constexpr int kRow = kDim + 1;  // padded smem row against bank conflicts
 
+// This block's query tile and the haloed key/value tile it needs: from the first query's window start
+// to the last query's window end on each axis (window starts are monotone), converted to f32 into
+// shared memory (rows padded to kRow). Every thread of the block calls it; it ends with a barrier.
+struct Tile {
+  int64_t i0, j0, i1, j1;  // query tile, inclusive
+  int64_t r0, c0;          // top-left token of the halo
+};
+
+template <typename S>
+__device__ Tile load_halo(int K, int64_t H, int64_t W, const S* kb, const S* vb, float* ks, float* vs) {
+  const int TILE = kHalo - K + 1;
+  Tile t;
+  t.i0 = static_cast<int64_t>(blockIdx.y) * TILE;
+  t.j0 = static_cast<int64_t>(blockIdx.x) * TILE;
+  t.i1 = min(t.i0 + TILE, H) - 1;
+  t.j1 = min(t.j0 + TILE, W) - 1;
+  t.r0 = na_window_start(t.i0, H, K, 1);
+  t.c0 = na_window_start(t.j0, W, K, 1);
+  const int64_t nr = na_window_start(t.i1, H, K, 1) + K - t.r0, nc = na_window_start(t.j1, W, K, 1) + K - t.c0;
+  for (int64_t idx = threadIdx.x; idx < nr * nc * kDim; idx += blockDim.x) {
+    int64_t e = idx % kDim, cc = (idx / kDim) % nc, rr = idx / (kDim * nc);
+    int64_t g = ((t.r0 + rr) * W + (t.c0 + cc)) * kDim + e;
+    ks[(rr * kHalo + cc) * kRow + e] = load_c(kb, g);
+    vs[(rr * kHalo + cc) * kRow + e] = load_c(vb, g);
+  }
+  __syncthreads();
+  return t;
+}
+
 // grid: (tiles_w, tiles_h, B * heads); block: TILE * TILE threads, one per query.
 // q, k, v, out: [B, heads, H, W, 32]; rpb: [heads, 2K-1, 2K-1] or null; attn: [B, heads, H, W, K*K]
 template <typename S>
@@ -35,22 +64,10 @@ __global__ void na_tiled_forward_kernel(int K, int64_t heads, int64_t H, int64_t
   __shared__ float ks[kHalo * kHalo * kRow];
   __shared__ float vs[kHalo * kHalo * kRow];
   const int64_t bh = blockIdx.z, h = bh % heads;
-  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * TILE, j0 = static_cast<int64_t>(blockIdx.x) * TILE;
-  const int64_t i1 = min(i0 + TILE, H) - 1, j1 = min(j0 + TILE, W) - 1;
-  // Halo: from the first query's window start to the last query's window end (starts are monotone).
-  const int64_t r0 = na_window_start(i0, H, K, 1), c0 = na_window_start(j0, W, K, 1);
-  const int64_t nr = na_window_start(i1, H, K, 1) + K - r0, nc = na_window_start(j1, W, K, 1) + K - c0;
-  const S* kb = k + bh * H * W * kDim;
-  const S* vb = v + bh * H * W * kDim;
-  for (int64_t idx = threadIdx.x; idx < nr * nc * kDim; idx += blockDim.x) {
-    int64_t e = idx % kDim, cc = (idx / kDim) % nc, rr = idx / (kDim * nc);
-    int64_t g = ((r0 + rr) * W + (c0 + cc)) * kDim + e;
-    ks[(rr * kHalo + cc) * kRow + e] = load_c(kb, g);
-    vs[(rr * kHalo + cc) * kRow + e] = load_c(vb, g);
-  }
-  __syncthreads();
-  const int64_t i = i0 + threadIdx.x / TILE, j = j0 + threadIdx.x % TILE;
-  if (i > i1 || j > j1) return;
+  const Tile tile = load_halo(K, H, W, k + bh * H * W * kDim, v + bh * H * W * kDim, ks, vs);
+  const int64_t i = tile.i0 + threadIdx.x / TILE, j = tile.j0 + threadIdx.x % TILE;
+  if (i > tile.i1 || j > tile.j1) return;
+  const int64_t r0 = tile.r0, c0 = tile.c0;
   const int64_t x = i * W + j;
   float qv[kDim];
   for (int e = 0; e < kDim; ++e) qv[e] = scale * static_cast<float>(load_c(q + (bh * H * W + x) * kDim, e));
@@ -105,21 +122,10 @@ __global__ void na_tiled_backward_query_kernel(int K, int64_t H, int64_t W, floa
   __shared__ float ks[kHalo * kHalo * kRow];
   __shared__ float vs[kHalo * kHalo * kRow];
   const int64_t bh = blockIdx.z;
-  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * TILE, j0 = static_cast<int64_t>(blockIdx.x) * TILE;
-  const int64_t i1 = min(i0 + TILE, H) - 1, j1 = min(j0 + TILE, W) - 1;
-  const int64_t r0 = na_window_start(i0, H, K, 1), c0 = na_window_start(j0, W, K, 1);
-  const int64_t nr = na_window_start(i1, H, K, 1) + K - r0, nc = na_window_start(j1, W, K, 1) + K - c0;
-  const S* kb = k + bh * H * W * kDim;
-  const S* vb = v + bh * H * W * kDim;
-  for (int64_t idx = threadIdx.x; idx < nr * nc * kDim; idx += blockDim.x) {
-    int64_t e = idx % kDim, cc = (idx / kDim) % nc, rr = idx / (kDim * nc);
-    int64_t g = ((r0 + rr) * W + (c0 + cc)) * kDim + e;
-    ks[(rr * kHalo + cc) * kRow + e] = load_c(kb, g);
-    vs[(rr * kHalo + cc) * kRow + e] = load_c(vb, g);
-  }
-  __syncthreads();
-  const int64_t i = i0 + threadIdx.x / TILE, j = j0 + threadIdx.x % TILE;
-  if (i > i1 || j > j1) return;
+  const Tile tile = load_halo(K, H, W, k + bh * H * W * kDim, v + bh * H * W * kDim, ks, vs);
+  const int64_t i = tile.i0 + threadIdx.x / TILE, j = tile.j0 + threadIdx.x % TILE;
+  if (i > tile.i1 || j > tile.j1) return;
+  const int64_t r0 = tile.r0, c0 = tile.c0;
   const int64_t x = bh * H * W + i * W + j;
   float go[kDim];
   for (int e = 0; e < kDim; ++e) go[e] = load_c(dout + x * kDim, e);

@@ -91,9 +91,7 @@ Dense dense_na(const std::vector<double>& q, const std::vector<double>& k, const
 }
 
 Tensor rnd(const Shape& s, uint64_t seed, double lo = -1, double hi = 1) {
-  Generator g(seed);
-  Tensor t = Tensor::empty(s, DType::f64);
-  return uniform_(t, lo, hi, &g);
+  return nat::testing::random_f64(s, seed, lo, hi);
 }
 
 Tensor formula(const Shape& s, double a, double b, bool use_cos) {

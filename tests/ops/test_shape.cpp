@@ -11,19 +11,12 @@
 #include "support/test_util.h"
 
 using namespace nat;
+using nat::testing::expect_gradcheck;
+using nat::testing::leaf;
 
 namespace {
 
-Tensor rnd(const Shape& s, uint64_t seed) {
-  Generator g(seed);
-  Tensor t = Tensor::empty(s, DType::f64);
-  return uniform_(t, -1, 1, &g);
-}
-
-Tensor leaf(const Tensor& t) {
-  set_requires_grad(t, true);
-  return t;
-}
+Tensor rnd(const Shape& s, uint64_t seed) { return nat::testing::random_f64(s, seed); }
 
 // x[i, j, k] = 100 i + 10 j + k, so every value names its own index.
 Tensor indexed(int64_t a, int64_t b, int64_t c) {
@@ -50,11 +43,6 @@ void expect_error(F&& f, std::initializer_list<const char*> parts) {
   for (const char* p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "\"" << msg << "\" lacks \"" << p << "\"";
 }
 #define EXPECT_SHAPE_ERROR(stmt, ...) expect_error([&] { stmt; }, {__VA_ARGS__})
-
-void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& in) {
-  GradcheckResult r = gradcheck(f, in);
-  EXPECT_TRUE(r.ok) << r.report << "max error " << r.max_abs_error;
-}
 
 }  // namespace
 

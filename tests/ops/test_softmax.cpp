@@ -12,23 +12,13 @@
 
 using namespace nat;
 using nat::testing::max_abs_diff;
+using nat::testing::expect_gradcheck;
+using nat::testing::leaf;
 
 namespace {
 
 Tensor rnd(const Shape& s, uint64_t seed, double lo = -2, double hi = 2) {
-  Generator g(seed);
-  Tensor t = Tensor::empty(s, DType::f64);
-  return uniform_(t, lo, hi, &g);
-}
-
-Tensor leaf(const Tensor& t) {
-  set_requires_grad(t, true);
-  return t;
-}
-
-void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& in) {
-  GradcheckResult r = gradcheck(f, in);
-  EXPECT_TRUE(r.ok) << r.report << "max error " << r.max_abs_error;
+  return nat::testing::random_f64(s, seed, lo, hi);
 }
 
 // softmax over the last dim from primitive ops (the oracle for the fused kernel).

@@ -3,6 +3,9 @@
 
 #include <cmath>
 
+#include "autograd/autograd.h"
+#include "core/rng.h"
+
 namespace nat::testing {
 
 std::string cuda_skip_reason() {
@@ -24,6 +27,22 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 
 Tensor poisoned(const Shape& shape, DType dtype, Device device) {
   return Tensor::full(shape, is_floating(dtype) ? NAN : 123.0, dtype, device);
+}
+
+Tensor random_f64(const Shape& shape, uint64_t seed, double lo, double hi) {
+  Generator g(seed);
+  Tensor t = Tensor::empty(shape, DType::f64);
+  return uniform_(t, lo, hi, &g);
+}
+
+Tensor leaf(const Tensor& t) {
+  set_requires_grad(t, true);
+  return t;
+}
+
+void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs) {
+  GradcheckResult r = gradcheck(f, inputs);
+  EXPECT_TRUE(r.ok) << r.report << "max error " << r.max_abs_error;
 }
 
 }  // namespace nat::testing

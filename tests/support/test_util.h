@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+
+#include "autograd/gradcheck.h"
 #include "core/backend.h"
 #include "core/tensor.h"
 
@@ -20,6 +23,15 @@ double max_abs_diff(const Tensor& a, const Tensor& b);
 // A tensor filled with NaN (floating) or a sentinel (integers), so a kernel that leaves outputs
 // unwritten fails its test instead of passing on zeros.
 Tensor poisoned(const Shape& shape, DType dtype, Device device);
+
+// A float64 CPU tensor, uniform in [lo, hi), from its own Philox stream (reproducible per seed).
+Tensor random_f64(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1);
+
+// Marks t as a leaf that requires grad and returns it.
+Tensor leaf(const Tensor& t);
+
+// gradcheck (float64 central differences) with the report printed on failure.
+void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs);
 
 }  // namespace nat::testing
 
