@@ -26,7 +26,13 @@ const char* kHelp =
     "  --list-keys      print every config key with its type, default and meaning\n"
     "  --max-steps N    stop cleanly after N optimizer steps in all, saving last.safetensors\n"
     "  --resume CKPT    continue a run exactly where CKPT (a last.safetensors) stopped\n"
-    "Ctrl-C finishes the current step, saves last.safetensors and stops.\n";
+    "Ctrl-C finishes the current step, saves last.safetensors and stops.\n\n"
+    "Data parallel (docs/distributed.md): start one process per GPU, or per CPU share, with a launcher:\n"
+    "  mpirun -np 8 nat train --config F           one node, or many with --hostfile (NCCL on GPUs, MPI on CPUs)\n"
+    "  srun --ntasks-per-node=8 nat train ...      Slurm (SLURM_PROCID/NTASKS/LOCALID)\n"
+    "  RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT   torchrun-style, NCCL id over TCP\n"
+    "batch_size is per process: the global batch is batch_size x processes (as timm). Keys: dist_backend,\n"
+    "dist_timeout (s), dist_bucket_mb.\n";
 
 void list_keys() {
   std::string group;
@@ -69,10 +75,25 @@ int cmd_train(const std::vector<std::string>& args) {
   train::TrainConfig cfg = train::load_config(cl);
   if (cl.dry_run) return dry_run(cfg);
 
-  std::printf("%s\n", train::format_config_table(cfg).c_str());
-  train::Trainer trainer(cfg);
-  std::printf("%s\n\n", trainer.describe().c_str());
-  train::TrainResult r = trainer.fit();
+  const train::LaunchInfo launch = train::detect_launch();
+  std::shared_ptr<train::Communicator> comm;
+  train::TrainResult r;
+  try {
+    comm = train::setup_distributed(cfg, launch);
+    const bool main_rank = comm->rank() == 0;
+    if (main_rank) std::printf("%s\n", train::format_config_table(cfg).c_str());
+    train::Trainer trainer(cfg, {}, comm);
+    if (main_rank) std::printf("%s\n\n", trainer.describe().c_str());
+    r = trainer.fit();
+    if (!main_rank) return 0;
+  } catch (const Error& e) {
+    if (!launch.distributed()) throw;
+    // One rank's error ends the job: the others would wait for it in their next collective.
+    std::fprintf(stderr, "[rank %d/%d] nat train: error: %s\n", launch.rank, launch.world_size, e.what());
+    std::fflush(stderr);
+    train::abort_job(2);
+    return 2;
+  }
   std::printf("\n");
   if (r.last_eval.samples > 0)
     std::printf(

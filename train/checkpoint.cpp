@@ -50,6 +50,8 @@ std::map<std::string, std::string> TrainState::to_metadata() const {
       {"epoch", std::to_string(epoch)},
       {"batch", std::to_string(batch)},
       {"step", std::to_string(step)},
+      {"dist.world_size", std::to_string(world_size)},
+      {"data.batch_size", std::to_string(batch_size)},
       {"rng.default.seed", std::to_string(rng_seed)},
       {"rng.default.offset", std::to_string(rng_offset)},
       {"scaler.scale", exact(loss_scale)},
@@ -76,6 +78,9 @@ TrainState TrainState::from_metadata(const std::map<std::string, std::string>& m
   s.epoch = parse_number<int64_t>(m, "epoch", origin);
   s.batch = parse_number<int64_t>(m, "batch", origin);
   s.step = parse_number<int64_t>(m, "step", origin);
+  // Absent in single-process checkpoints of earlier versions: one rank, batch size unknown (0).
+  if (m.count("dist.world_size")) s.world_size = parse_number<int64_t>(m, "dist.world_size", origin);
+  if (m.count("data.batch_size")) s.batch_size = parse_number<int64_t>(m, "data.batch_size", origin);
   s.rng_seed = parse_number<uint64_t>(m, "rng.default.seed", origin);
   s.rng_offset = parse_number<uint64_t>(m, "rng.default.offset", origin);
   s.loss_scale = parse_number<double>(m, "scaler.scale", origin);

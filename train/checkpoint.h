@@ -28,6 +28,8 @@ struct TrainState {
   int64_t epoch = 0;                      // the epoch to continue
   int64_t batch = 0;                      // micro-batches of that epoch already consumed (0: it starts afresh)
   int64_t step = 0;                       // optimizer updates done (skipped AMP steps included)
+  int64_t world_size = 1;                 // ranks of the run that wrote it, and their batch size: a resume
+  int64_t batch_size = 0;                 // with another world size maps `batch` through the global batch
   uint64_t rng_seed = 0, rng_offset = 0;  // the default generator
   double loss_scale = 1.0;
   int64_t scaler_growth_tracker = 0;

@@ -74,7 +74,12 @@ struct TrainConfig {
   bool amp = false;
   std::string amp_dtype = "float16";  // float16 (with a dynamic loss scaler) | bfloat16
   std::string device;                 // "" (auto: cuda when present, else cpu) | cpu | cuda | cuda:N
-  int64_t threads = 0;                // CPU threads for the ops (0: OpenMP's default)
+  int64_t threads = 0;                // CPU threads for the ops (0: OpenMP's default; per rank: cores / local ranks)
+
+  // ---- distributed (data parallel; launched by mpirun, srun or torchrun: docs/distributed.md) ----
+  std::string dist_backend = "auto";  // auto (nccl on CUDA, mpi on the CPU) | mpi | nccl
+  double dist_timeout = 600;          // seconds a collective may take before the job is aborted
+  double dist_bucket_mb = 25;         // gradient bucket size in MiB (the first bucket is 1 MiB)
 
   // ---- run directory, logging, checkpoints ----
   std::string output;      // "" : ./output/train

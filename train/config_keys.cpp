@@ -441,6 +441,12 @@ std::vector<KeyDef> build_table() {
                          return "must be '', cpu, cuda or cuda:N, got '" + v + "'";
                        }));
   t.push_back(make_key("threads", R, "CPU threads for the ops (0: OpenMP's default)", NAT_FIELD(threads), at_least(0)));
+  t.push_back(make_key("dist_backend", R, "auto (nccl on CUDA, mpi on the CPU) | mpi | nccl", NAT_FIELD(dist_backend),
+                       one_of({"auto", "mpi", "nccl"})));
+  t.push_back(make_key("dist_timeout", R, "seconds a collective may take before the job is aborted",
+                       NAT_FIELD(dist_timeout), positive()));
+  t.push_back(make_key("dist_bucket_mb", R, "gradient all-reduce bucket size in MiB (the first is 1 MiB)",
+                       NAT_FIELD(dist_bucket_mb), positive()));
   t.push_back(make_key("output", R, "run directory parent ('' : ./output/train)", NAT_FIELD(output)));
   t.push_back(make_key("experiment", R, "run directory name ('' : <date>-<model>-<img_size>)", NAT_FIELD(experiment)));
   t.push_back(make_key("log_interval", R, "optimizer steps between log lines", NAT_FIELD(log_interval), at_least(1)));

@@ -60,6 +60,13 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 // The seed of the default generator (drop path, dropout): a stream of its own, not the init's.
 uint64_t default_stream_seed(int64_t seed) { return derive_seed(static_cast<uint64_t>(seed), 0x44524f50ull); }
 
+// Rank r's default generator: rank 0 keeps the run's stream (so one process and rank 0 agree, and the
+// checkpoint's seed is rank 0's); the others derive their own, so drop-path masks differ across ranks.
+// Every rank draws the same amount per step, so one offset serves all.
+uint64_t rank_stream_seed(uint64_t base, int rank) {
+  return rank == 0 ? base : derive_seed(base, 0x52414e4bull + static_cast<uint64_t>(rank));
+}
+
 std::string pct(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.3f", v);
@@ -88,10 +95,15 @@ Device resolve_device(const std::string& key) {
   return d;
 }
 
-Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_(std::move(hooks)) {
+Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks, std::shared_ptr<Communicator> comm)
+    : cfg_(cfg), hooks_(std::move(hooks)), comm_(std::move(comm)) {
   cfg_.validate();
   if (cfg_.threads > 0) omp_set_num_threads(static_cast<int>(cfg_.threads));
-  device_ = resolve_device(cfg_.device);
+  device_ = comm_ ? comm_->device() : resolve_device(cfg_.device);
+  if (!comm_) comm_ = make_local_communicator(device_);
+  const int rank = comm_->rank(), world = comm_->world_size();
+  main_ = rank == 0;
+  if (!main_) hooks_.quiet = true;  // rank 0 speaks for the job; errors still name their rank
   bar_ = ProgressBar(hooks_.quiet ? ProgressMode::none : progress_mode(cfg_.progress));
   NAT_CHECK(!cfg_.data.data_dir.empty(), "[config] data_dir is not set (data_dir: in the config, or --data_dir DIR)");
 
@@ -118,6 +130,7 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_
     model_->load_state_dict(init.weights());
   }
   model_->to(device_);
+  if (world > 1) broadcast_parameters(*comm_, model_->named_parameters());  // same start on every rank
   if (cfg_.amp && device_.is_cuda()) {
     compute_dtype_ = cfg_.amp_dtype == "bfloat16" ? DType::bf16 : DType::f16;
     model_->to(compute_dtype_);
@@ -131,16 +144,21 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_
   optimizer_ = std::make_unique<Optimizer>(model_->named_parameters(), oo);
   scaler_ = LossScaler(compute_dtype_ == DType::f16);
   if (cfg_.model_ema) ema_ = std::make_unique<ModelEma>(model_config_, device_, cfg_.model_ema_decay, f32_values());
+  if (world > 1) {
+    ReducerOptions ro;
+    ro.bucket_bytes = static_cast<int64_t>(cfg_.dist_bucket_mb * (1 << 20));
+    reducer_ = std::make_unique<GradReducer>(comm_, model_->named_parameters(), ro);
+  }
 
   // ---- loaders and schedule ----
   data::DataConfig dcfg = cfg_.data;
   dcfg.num_classes = model_config_.num_classes;
-  data::LoaderOptions lo = data::train_loader_options(dcfg);
+  data::LoaderOptions lo = data::train_loader_options(dcfg, rank, world);
   lo.pin_memory = dcfg.pin_mem && device_.is_cuda();
   lo.num_classes = model_config_.num_classes;
   train_loader_ = std::make_unique<data::Loader>(train_set_, dcfg, lo);
   if (val_set_) {
-    data::LoaderOptions vo = data::eval_loader_options(dcfg);
+    data::LoaderOptions vo = data::eval_loader_options(dcfg, rank, world);
     vo.pin_memory = lo.pin_memory;
     vo.num_classes = model_config_.num_classes;
     val_loader_ = std::make_unique<data::Loader>(val_set_, dcfg, vo);
@@ -169,7 +187,17 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_
     }
     state_ = ck.state;
     scaler_.set_state(scaler_.enabled() ? state_.loss_scale : 1.0, state_.scaler_growth_tracker);
-    default_generator().set_state(state_.rng_seed, state_.rng_offset);
+    default_generator().set_state(rank_stream_seed(state_.rng_seed, rank), state_.rng_offset);
+    if (state_.batch > 0 && state_.batch_size > 0 &&
+        (state_.world_size != world || state_.batch_size != cfg_.data.batch_size)) {
+      // Mid-epoch: the global batches done so far must be the same batches under the new layout, which
+      // holds when the global batch is unchanged (rank r takes every world-th sample of the same order).
+      const int64_t was = state_.world_size * state_.batch_size, now = world * cfg_.data.batch_size;
+      NAT_CHECK(was == now, "[resume] ", cfg_.resume, " stopped mid-epoch with a global batch of ", was, " (",
+                state_.world_size, " rank(s) x batch_size ", state_.batch_size, "); this run has ", now, " (", world,
+                " x ", cfg_.data.batch_size, "). Keep the global batch: batch_size ", was / world, " on ", world,
+                " rank(s)", was % world ? " is not whole; choose another world size" : "");
+    }
     if (cfg_.start_epoch) {
       state_.epoch = *cfg_.start_epoch, state_.batch = 0;
       state_.epoch_loss_sum = 0, state_.epoch_loss_count = 0;
@@ -180,7 +208,7 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_
     resumed_from_ = cfg_.resume;
     if (cfg_.experiment.empty()) dir = std::filesystem::path(cfg_.resume).parent_path().string();
   } else {
-    manual_seed(default_stream_seed(cfg_.data.seed));
+    manual_seed(rank_stream_seed(default_stream_seed(cfg_.data.seed), rank));
     state_.epoch = cfg_.start_epoch.value_or(0);
     state_.loss_scale = scaler_.scale();
   }
@@ -188,10 +216,12 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_
   state_.model_spec = nat_config_json(model_config_);
   state_.args_yaml = cfg_.to_yaml();
   state_.classes = train_set_->classes();
+  state_.world_size = world;
+  state_.batch_size = cfg_.data.batch_size;
   start_step_ = state_.step;
 
-  // ---- run directory ----
-  if (dir.empty()) {
+  // ---- run directory (rank 0 names it; only rank 0 writes) ----
+  if (main_ && dir.empty()) {
     dir = run_dir_path(cfg_.output, cfg_.experiment, cfg_.model, cfg_.data.img_size);
     // A new run never mixes its files with an earlier run's: like timm's get_outdir, <dir>-1, -2, ...
     namespace fs = std::filesystem;
@@ -204,8 +234,14 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks) : cfg_(cfg), hooks_
       dir = str(dir, "-", i);
     }
   }
-  run_ = std::make_unique<RunDir>(dir.empty() ? "." : dir);
-  run_->write_text("args.yaml", state_.args_yaml);
+  if (dir.empty()) dir = ".";
+  if (world > 1) dir = comm_->broadcast_string(dir, 0, "broadcast of the run directory");
+  run_path_ = dir;
+  if (main_) {
+    run_ = std::make_unique<RunDir>(dir);
+    run_path_ = run_->path();
+    run_->write_text("args.yaml", state_.args_yaml);
+  }
 }
 
 Trainer::~Trainer() = default;
@@ -216,12 +252,37 @@ std::vector<Tensor> Trainer::f32_values() const {
   return v;
 }
 
+const RunDir& Trainer::run_dir() const {
+  NAT_CHECK(run_ != nullptr, "[train] rank ", comm_->rank(), " has no run directory (only rank 0 writes one)");
+  return *run_;
+}
+
+std::string Trainer::ranked(const std::string& line) const {
+  return comm_->world_size() > 1 ? str("[rank ", comm_->rank(), "/", comm_->world_size(), "] ", line) : line;
+}
+
 void Trainer::say(const std::string& line) {
+  if (!main_) return;
+  const std::string l = ranked(line);
   if (!hooks_.quiet) {
-    std::printf("%s\n", line.c_str());
+    std::printf("%s\n", l.c_str());
     std::fflush(stdout);
   }
-  run_->log(line);
+  run_->log(l);
+}
+
+EvalResult Trainer::evaluate_all(nn::NAT& model, DType dtype) {
+  EvalResult r = evaluate(model, *val_loader_, device_, dtype);
+  if (comm_->world_size() == 1) return r;
+  // Sums over the ranks' disjoint shares (the sampler's padding repeats are left out by evaluate()).
+  const double n = static_cast<double>(r.samples);
+  std::vector<double> v =
+      comm_->all_reduce_values({r.loss * n, std::round(r.top1 * n / 100.0), std::round(r.top5 * n / 100.0), n},
+                               ReduceOp::sum, "all_reduce of the evaluation metrics");
+  EvalResult out = r;
+  out.samples = static_cast<int64_t>(v[3]);
+  if (v[3] > 0) out.loss = v[0] / v[3], out.top1 = 100.0 * v[1] / v[3], out.top5 = 100.0 * v[2] / v[3];
+  return out;
 }
 
 std::string Trainer::describe() const {
@@ -236,16 +297,19 @@ std::string Trainer::describe() const {
      << train_set_->root() << "), "
      << (val_set_ ? str(val_set_->size(), " validation images (", val_set_->root(), ")") : std::string("no evaluation"))
      << "\n";
-  os << "Schedule: " << train_loader_->batches_per_epoch() << " batches of " << cfg_.data.batch_size << " = "
-     << updates_per_epoch_ << " updates per epoch, " << cfg_.total_epochs() << " epochs ("
-     << updates_per_epoch_ * cfg_.total_epochs() << " updates), " << cfg_.sched << " "
-     << (cfg_.per_iteration() ? "per update" : "per epoch") << ", warmup " << cfg_.warmup_epochs << " epochs\n";
+  os << "Schedule: " << train_loader_->batches_per_epoch() << " batches of " << cfg_.data.batch_size
+     << (comm_->world_size() > 1 ? " per rank" : "") << " = " << updates_per_epoch_ << " updates per epoch, "
+     << cfg_.total_epochs() << " epochs (" << updates_per_epoch_ * cfg_.total_epochs() << " updates), " << cfg_.sched
+     << " " << (cfg_.per_iteration() ? "per update" : "per epoch") << ", warmup " << cfg_.warmup_epochs << " epochs\n";
   os << "Device: " << device_.str() << (device_.is_cpu() ? str(" (", omp_get_max_threads(), " threads)") : "") << ", "
      << (compute_dtype_ == DType::f32 ? std::string("float32") : cfg_.amp_dtype)
      << (cfg_.amp && device_.is_cpu() ? " (amp is ignored on the CPU)" : "")
      << (scaler_.enabled() ? ", dynamic loss scaling" : "") << (ema_ ? str(", EMA decay ", cfg_.model_ema_decay) : "")
      << "\n";
-  os << "Run directory: " << run_->path();
+  if (comm_->world_size() > 1)
+    os << "Data parallel: " << comm_->world_size() << " ranks (" << comm_->backend() << "), global batch "
+       << cfg_.data.batch_size * comm_->world_size() << "; gradients in " << reducer_->describe() << "\n";
+  os << "Run directory: " << run_path_;
   if (!resumed_from_.empty())
     os << "\nResuming " << resumed_from_ << ": epoch " << state_.epoch << ", batch " << state_.batch << ", step "
        << state_.step;
@@ -257,14 +321,16 @@ std::string Trainer::describe() const {
   std::string last = !last_saved_.empty()     ? last_saved_
                      : !resumed_from_.empty() ? resumed_from_ + " (this run's starting point)"
                                               : std::string("none (no checkpoint was written before this step)");
-  std::string msg =
-      str("[train] the ", what, " is ", value, " at step ", state_.step + 1, " (epoch ", epoch, ", batch ", micro_batch,
-          "); stopping. Last good checkpoint: ", last, ". Lower lr, keep clip_grad on, or check the data.");
-  run_->log(msg);
+  std::string msg = ranked(str("[train] the ", what, " is ", value, " at step ", state_.step + 1, " (epoch ", epoch,
+                               ", batch ", micro_batch, "); stopping. Last good checkpoint: ", last,
+                               ". Lower lr, keep clip_grad on, or check the data."));
+  if (run_) run_->log(msg);
   NAT_THROW(msg);
 }
 
 void Trainer::save(const std::string& name) {
+  last_saved_ = (std::filesystem::path(run_path_) / name).string();
+  if (!main_) return;
   CheckpointData d;
   const auto& ps = optimizer_->params();
   for (size_t i = 0; i < ps.size(); ++i) d.weights.emplace_back(ps[i].name, optimizer_->f32_value(i));
@@ -276,7 +342,6 @@ void Trainer::save(const std::string& name) {
   state_.scaler_growth_tracker = scaler_.growth_tracker();
   d.state = state_;
   save_checkpoint(run_->file(name), d);
-  last_saved_ = run_->file(name);
 }
 
 Trainer::EpochEnd Trainer::train_epoch(int64_t epoch) {
@@ -306,12 +371,24 @@ Trainer::EpochEnd Trainer::train_epoch(int64_t epoch) {
                         : ops::cross_entropy(logits, batch->labels.to(device_, true), cfg_.data.smoothing);
       const double lv = loss.item();
       if (!std::isfinite(lv)) fail_non_finite("loss", lv, epoch, mb);
+      const bool last_micro_batch = mb + 1 == group_end;
+      if (reducer_) reducer_->prepare(last_micro_batch);  // accumulate locally, reduce once per update
       backward(loss, Tensor::full({}, scaler_.scale() / static_cast<double>(group), DType::f32, device_));
+      if (reducer_ && last_micro_batch) reducer_->finish();  // gradients averaged over the ranks
       const int64_t n = batch->size();
       loss_sum += lv * static_cast<double>(n);
       images += n;
-      loss_meter.update(lv, n);
     }
+    // The update's loss over every rank, and whether any rank was asked to stop (all stop together).
+    bool stop_requested = g_signal.load() != 0;
+    if (comm_->world_size() > 1) {
+      std::vector<double> v =
+          comm_->all_reduce_values({loss_sum, static_cast<double>(images), stop_requested ? 1.0 : 0.0}, ReduceOp::sum,
+                                   "all_reduce of the step's loss");
+      loss_sum = v[0], images = static_cast<int64_t>(v[1]), stop_requested = v[2] > 0;
+      if (!std::isfinite(loss_sum)) fail_non_finite("loss (on another rank)", loss_sum, epoch, group_end - 1);
+    }
+    loss_meter.sum += loss_sum, loss_meter.count += images;
     // ---- the optimizer update ----
     const double lr = schedule_->for_update(state_.step, epoch);
     const double inv_scale = 1.0 / scaler_.scale();
@@ -355,14 +432,15 @@ Trainer::EpochEnd Trainer::train_epoch(int64_t epoch) {
     s.lr = lr;
     s.eta_s = static_cast<double>(total_updates - (epoch * updates_per_epoch_ + update_in_epoch)) * step_time.avg();
     bar_.update(s, t_end - epoch_t0);
-    if (update_in_epoch % cfg_.log_interval == 0 || b == nb || update_in_epoch == 1) {
-      std::string line = timm_train_line(s);
+    if (main_ && (update_in_epoch % cfg_.log_interval == 0 || b == nb || update_in_epoch == 1)) {
+      std::string line = ranked(timm_train_line(s));
       run_->log(line);
       if (bar_.mode() == ProgressMode::lines && !hooks_.quiet) std::printf("%s\n", line.c_str()), std::fflush(stdout);
     }
     if (hooks_.on_step) hooks_.on_step({state_.step, s.loss, lr, images, s.step_s, s.data_s});
     const bool max_reached = cfg_.max_steps > 0 && state_.step >= cfg_.max_steps;
-    if ((max_reached || g_signal.load() != 0) && b < nb) return EpochEnd::stopped;
+    stop_requested_ = stop_requested;
+    if ((max_reached || stop_requested) && b < nb) return EpochEnd::stopped;
   }
   bar_.finish();
   return EpochEnd::complete;
@@ -375,7 +453,7 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
   std::vector<std::string> vals = {std::to_string(epoch), fmt_g(train_loss, 8)};
   double metric = static_cast<double>(epoch);  // without evaluation: keep the newest checkpoints
   if (val_loader_) {
-    ev = evaluate(*model_, *val_loader_, device_, compute_dtype_);
+    ev = evaluate_all(*model_, compute_dtype_);
     char line[256];
     std::snprintf(line, sizeof line, "Test: [epoch %lld]  Loss: %.4f  Acc@1: %7.3f  Acc@5: %7.3f  (%lld images, %.1fs)",
                   static_cast<long long>(epoch), ev.loss, ev.top1, ev.top5, static_cast<long long>(ev.samples),
@@ -389,7 +467,7 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
   }
   vals.push_back(fmt_g(lr, 8));
   if (ema_ && val_loader_) {
-    ema_ev = evaluate(ema_->model(), *val_loader_, device_, DType::f32);
+    ema_ev = evaluate_all(ema_->model(), DType::f32);
     char line[256];
     std::snprintf(line, sizeof line, "Test (EMA): [epoch %lld]  Loss: %.4f  Acc@1: %7.3f  Acc@5: %7.3f",
                   static_cast<long long>(epoch), ema_ev.loss, ema_ev.top1, ema_ev.top5);
@@ -398,7 +476,7 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
     vals.insert(vals.end(), {fmt_g(ema_ev.loss, 8), pct(ema_ev.top1), pct(ema_ev.top5)});
     result_.last_ema_eval = ema_ev;
   }
-  run_->append_summary(cols, vals);
+  if (main_) run_->append_summary(cols, vals);
 
   // ---- checkpoints: last, the best checkpoint_hist epochs, best ----
   state_.epoch = epoch + 1;
@@ -410,7 +488,7 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
   for (size_t i = 1; i < state_.kept.size(); ++i)
     if (better(metric_name, state_.kept[worst].second, state_.kept[i].second)) worst = i;
   if (!keep && better(metric_name, metric, state_.kept[worst].second)) {
-    run_->remove(str("checkpoint-", state_.kept[worst].first, ".safetensors"));
+    if (main_) run_->remove(str("checkpoint-", state_.kept[worst].first, ".safetensors"));
     state_.kept.erase(state_.kept.begin() + static_cast<std::ptrdiff_t>(worst));
     keep = true;
   }
@@ -418,8 +496,8 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
   const bool best = val_loader_ && better(cfg_.eval_metric, metric, state_.best_metric);
   if (best) state_.best_metric = metric, state_.best_epoch = epoch;
   save("last.safetensors");
-  if (keep) run_->link("last.safetensors", str("checkpoint-", epoch, ".safetensors"));
-  if (best) run_->link("last.safetensors", "best.safetensors");
+  if (keep && main_) run_->link("last.safetensors", str("checkpoint-", epoch, ".safetensors"));
+  if (best && main_) run_->link("last.safetensors", "best.safetensors");
   if (val_loader_) say(str("*** Best metric: ", fmt_g(state_.best_metric), " (epoch ", state_.best_epoch, ")"));
   result_.epochs_done = epoch + 1;
 }
@@ -428,7 +506,8 @@ TrainResult Trainer::fit() {
   SignalScope signals;
   const double t0 = now_s(), c0 = cpu_s();
   result_ = TrainResult{};
-  result_.run_dir = run_->path();
+  result_.run_dir = run_path_;
+  stop_requested_ = false;
   for (int64_t epoch = state_.epoch; epoch < cfg_.total_epochs(); ++epoch) {
     state_.epoch = epoch;
     EpochEnd end = train_epoch(epoch);
@@ -436,7 +515,8 @@ TrainResult Trainer::fit() {
       bar_.finish();
       save("last.safetensors");
       result_.stopped_early = true;
-      say(str(g_signal.load() ? str("Interrupted (signal ", g_signal.load(), ")")
+      say(str(stop_requested_ ? (g_signal.load() ? str("Interrupted (signal ", g_signal.load(), ")")
+                                                 : std::string("Interrupted (a signal reached another rank)"))
                               : str("Reached max_steps ", cfg_.max_steps),
               " at step ", state_.step, " (epoch ", epoch, ", batch ", state_.batch, " of ",
               train_loader_->batches_per_epoch(), "): saved ", last_saved_, "; continue with --resume ", last_saved_));
@@ -444,7 +524,7 @@ TrainResult Trainer::fit() {
     }
     end_epoch(epoch, schedule_->for_update(state_.step - 1, epoch));
     const bool max_reached = cfg_.max_steps > 0 && state_.step >= cfg_.max_steps;
-    if ((max_reached || g_signal.load() != 0) && epoch + 1 < cfg_.total_epochs()) {
+    if ((max_reached || stop_requested_) && epoch + 1 < cfg_.total_epochs()) {
       result_.stopped_early = true;
       say(str("Stopped after epoch ", epoch, " at step ", state_.step, "; continue with --resume ", last_saved_));
       break;

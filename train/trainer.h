@@ -8,6 +8,11 @@
 // updates or on SIGINT/SIGTERM; resume continues from there, bit for bit on the CPU: the data order and
 // augmentation are functions of (seed, epoch, position), and the checkpoint holds every other state.
 // A NaN or infinite loss stops the run with an error naming the step and the last good checkpoint.
+//
+// Data parallel (a communicator of world size N > 1, docs/distributed.md): every rank loads its share of
+// each global batch (batch_size x N, as timm), rank 0's initial weights are broadcast after a check that
+// every rank built the same parameters, gradients are averaged in buckets during backward (GradReducer),
+// losses and evaluation metrics are reduced over the ranks, and only rank 0 writes the run directory.
 #pragma once
 
 #include <functional>
@@ -19,11 +24,13 @@
 #include "nn/nat.h"
 #include "train/amp.h"
 #include "train/checkpoint.h"
+#include "train/comm.h"
 #include "train/config.h"
 #include "train/ema.h"
 #include "train/evaluate.h"
 #include "train/optim.h"
 #include "train/progress.h"
+#include "train/reducer.h"
 #include "train/run_dir.h"
 #include "train/schedule.h"
 
@@ -59,10 +66,16 @@ struct TrainResult {
 // The device a config asks for ("" picks CUDA when a device exists).
 Device resolve_device(const std::string& key);
 
+// The communicator of this process's launch (train/launch.h): a world of one without a launcher;
+// otherwise the rank's device (cuda:<local rank> for a CUDA run), its share of the node's CPU threads when
+// `threads` is 0 (cfg is updated), and the backend `dist_backend` names, with `dist_timeout`.
+std::shared_ptr<Communicator> setup_distributed(TrainConfig& cfg, const LaunchInfo& launch);
+
 class Trainer {
  public:
   // Builds everything (datasets, model, optimizer, loaders, run directory) and restores `resume`.
-  explicit Trainer(const TrainConfig& cfg, TrainerHooks hooks = {});
+  // `comm` (default: a world of one on cfg.device) makes the run data parallel; its device is the run's.
+  explicit Trainer(const TrainConfig& cfg, TrainerHooks hooks = {}, std::shared_ptr<Communicator> comm = nullptr);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
@@ -72,7 +85,9 @@ class Trainer {
   nn::NAT& model() { return *model_; }
   const Optimizer& optimizer() const { return *optimizer_; }
   const TrainState& state() const { return state_; }
-  const RunDir& run_dir() const { return *run_; }
+  const RunDir& run_dir() const;  // rank 0 only (the other ranks write nothing)
+  const std::string& run_path() const { return run_path_; }
+  const GradReducer* reducer() const { return reducer_.get(); }
   // The model, optimizer-group and data lines printed at start-up.
   std::string describe() const;
 
@@ -81,12 +96,17 @@ class Trainer {
   EpochEnd train_epoch(int64_t epoch);
   void end_epoch(int64_t epoch, double lr);
   void save(const std::string& name);
-  void say(const std::string& line);  // stdout (unless quiet) and train.log
+  void say(const std::string& line);                     // rank 0: stdout (unless quiet) and train.log
+  std::string ranked(const std::string& line) const;     // "[rank 0/4] line" in a distributed run
+  EvalResult evaluate_all(nn::NAT& model, DType dtype);  // this rank's share, reduced over the ranks
   [[noreturn]] void fail_non_finite(const char* what, double value, int64_t epoch, int64_t micro_batch);
   std::vector<Tensor> f32_values() const;
 
   TrainConfig cfg_;
   TrainerHooks hooks_;
+  std::shared_ptr<Communicator> comm_;
+  bool main_ = true;  // rank 0: prints, logs and writes the run directory
+  std::unique_ptr<GradReducer> reducer_;
   Device device_;
   DType compute_dtype_ = DType::f32;
   std::shared_ptr<const data::ImageFolder> train_set_, val_set_;
@@ -97,12 +117,14 @@ class Trainer {
   std::unique_ptr<LrSchedule> schedule_;
   std::unique_ptr<ModelEma> ema_;
   LossScaler scaler_;
-  std::unique_ptr<RunDir> run_;
+  std::unique_ptr<RunDir> run_;  // rank 0 only
+  std::string run_path_;
   ProgressBar bar_{ProgressMode::none};
   TrainState state_;
   int64_t updates_per_epoch_ = 0;
   int64_t start_step_ = 0;
-  std::string last_saved_;  // the last checkpoint written by this run, for error messages
+  bool stop_requested_ = false;  // a signal reached some rank (agreed on by all ranks at each step)
+  std::string last_saved_;       // the last checkpoint written by this run, for error messages
   std::string resumed_from_;
   TrainResult result_;
 };
