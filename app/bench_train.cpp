@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "app/args.h"
+#include "app/bench_util.h"
 #include "core/error.h"
+#include "train/checkpoint.h"
 #include "data/synthetic.h"
 #include "train/trainer.h"
 
@@ -25,19 +27,21 @@ namespace {
 
 const char* kHelp =
     "usage: nat bench train [--model nat_mini] [--size 224] [--batch 8] [--steps 6] [--warmup 2]\n"
-    "                       [--workers N] [--threads N] [--images 128] [--device cpu|cuda] [--dir DIR]\n\n"
+    "                       [--workers N] [--threads N] [--images 128] [--device cpu|cuda] [--dir DIR] [--no-torch]\n\n"
     "  Trains --model at --size on --images synthetic 500x375 JPEGs (10 classes, written to a temporary\n"
     "  folder unless --dir is given) with NAT's full train recipe (RandomResizedCrop, RandAugment\n"
     "  rand-m9-mstd0.5-inc1, random erasing, mixup/cutmix, label smoothing, AdamW, clipping 5.0) through\n"
     "  nat train's loop, and times --steps optimizer updates after --warmup: images/s, seconds per update,\n"
     "  and the share of the time the loop waited for the loader. --workers loader threads (default: half\n"
-    "  the cores, at least 1), --threads compute threads (default: OpenMP's).\n";
+    "  the cores, at least 1), --threads compute threads (default: OpenMP's). On the CPU the same loop then\n"
+    "  runs in PyTorch in the same run (bench/torch_train.py: torchvision ImageFolder + DataLoader with the same\n"
+    "  transforms and worker count, mixup/cutmix, the NAT of bench/torch_model.py, AdamW) for a ratio.\n";
 
 }  // namespace
 
 int bench_train(const std::vector<std::string>& argv) {
   Args args("bench train", argv,
-            {"model", "size", "batch", "steps", "warmup", "workers", "threads", "images", "device", "dir"});
+            {"model", "size", "batch", "steps", "warmup", "workers", "threads", "images", "device", "dir"}, {"no-torch"});
   if (args.help()) {
     std::printf("%s", kHelp);
     return 0;
@@ -106,6 +110,25 @@ int bench_train(const std::vector<std::string>& argv) {
       c.model.c_str(), static_cast<long long>(c.data.img_size), static_cast<double>(n) / t,
       t / static_cast<double>(log.size() - static_cast<size_t>(warmup)), static_cast<long long>(c.data.batch_size),
       100.0 * wait / t, static_cast<long long>(steps), static_cast<long long>(warmup));
+  const double img_s = static_cast<double>(n) / t;
+  if (c.device == "cpu" && !args.flag("no-torch")) {
+    char extra[256];
+    std::snprintf(extra, sizeof extra, " --batch %lld --img-size %lld --steps %lld --warmup %lld --workers %lld --threads %d",
+                  static_cast<long long>(c.data.batch_size), static_cast<long long>(c.data.img_size),
+                  static_cast<long long>(steps), static_cast<long long>(warmup), static_cast<long long>(c.data.workers),
+                  omp_get_max_threads());
+    auto torch = run_torch_script("torch_train.py", "--data " + dir.string() + " --model-json '" +
+                                                         train::nat_config_json(trainer.model().config) + "'" + extra);
+    if (torch.empty()) {
+      std::printf("PyTorch not found (/usr/bin/python3 with python3-torch and python3-torchvision): no comparison\n");
+    } else {
+      const double t_img_s = torch[0]["img_s"].get<double>();
+      std::printf("PyTorch %s, same loop (bench/torch_train.py): %.2f img/s, %.3f s per update, waiting for data "
+                  "%.1f%%\nratio nat.cpp / PyTorch: %.2fx (above 1: nat.cpp is faster)\n",
+                  torch[0].value("torch", std::string("?")).c_str(), t_img_s, torch[0]["step_s"].get<double>(),
+                  100.0 * torch[0]["wait_frac"].get<double>(), img_s / t_img_s);
+    }
+  }
   if (temporary)
     fs::remove_all(dir);
   else

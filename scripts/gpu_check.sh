@@ -181,4 +181,28 @@ else
   rm -f "$OUT/bench.tmp"
 fi
 
+# ---- NCCL all-reduce bus bandwidth (nat bench allreduce, docs/distributed.md) -----------------------
+# One process per GPU, torchrun-style variables, the NCCL id over the TCP rendezvous (this build has no
+# MPI). With one GPU, a world of one still runs NCCL's init and all-reduce path (busbw is 0 by definition).
+if ((gpu_present)) && [[ -x "$BUILD/app/nat" ]]; then
+  ngpu="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
+  ((ngpu >= 1)) || ngpu=1
+  nat_say "nat bench allreduce --device cuda on $ngpu GPU(s)"
+  t0=$SECONDS
+  port=$((29500 + RANDOM % 1000))
+  pids=()
+  for ((r = 0; r < ngpu; ++r)); do
+    RANK=$r LOCAL_RANK=$r WORLD_SIZE=$ngpu LOCAL_WORLD_SIZE=$ngpu MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      timeout 300 "$BUILD/app/nat" bench allreduce --device cuda --backend nccl --max-bytes 256M \
+      >"$OUT/allreduce.$r.log" 2>&1 &
+    pids+=($!)
+  done
+  res=ok
+  for p in "${pids[@]}"; do wait "$p" || res="FAILED (exit $?)"; done
+  [[ "$res" == ok ]] || failed=1
+  cat "$OUT/allreduce.0.log" >>"$OUT/bench.log"
+  note "nat bench allreduce (NCCL, $ngpu rank(s)): $res in $((SECONDS - t0)) s; rank 0's output:"
+  while IFS= read -r l; do note "    $l"; done < <(head -n 40 "$OUT/allreduce.0.log")
+fi
+
 finish
