@@ -9,6 +9,8 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "core/tensor.h"
+#include "cuda/nccl.h"
+#include "train/comm.h"
 
 namespace nat::app {
 
@@ -30,6 +32,8 @@ int cmd_info(const std::vector<std::string>& argv) {
   std::printf("  C++ standard  : %ld\n", static_cast<long>(__cplusplus));
   std::printf("  CUDA backend  : %s\n", cuda_compiled() ? "compiled" : "not compiled (NAT_CUDA=OFF)");
   std::printf("  CUDA devices  : %d\n", cuda_device_count());
+  std::printf("  NCCL          : %s\n", train::nccl_compiled() ? cuda::nccl_version().c_str() : "not compiled");
+  std::printf("  MPI           : %s\n", train::mpi_compiled() ? "compiled" : "not compiled");
   std::printf("  CPU threads   : %d (OpenMP)\n", omp_get_max_threads());
   std::printf("  dtypes        :");
   for (int i = 0; i < kNumDTypes; ++i) std::printf(" %s", dtype_name(static_cast<DType>(i)));

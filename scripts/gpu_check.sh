@@ -184,7 +184,9 @@ fi
 # ---- NCCL all-reduce bus bandwidth (nat bench allreduce, docs/distributed.md) -----------------------
 # One process per GPU, torchrun-style variables, the NCCL id over the TCP rendezvous (this build has no
 # MPI). With one GPU, a world of one still runs NCCL's init and all-reduce path (busbw is 0 by definition).
-if ((gpu_present)) && [[ -x "$BUILD/app/nat" ]]; then
+if ((gpu_present)) && [[ -x "$BUILD/app/nat" ]] && "$BUILD/app/nat" info 2>/dev/null | grep -q 'NCCL *: not compiled'; then
+  note "nat bench allreduce: skipped, this build has no NCCL (nccl.h / libnccl not found under the CUDA toolkit)"
+elif ((gpu_present)) && [[ -x "$BUILD/app/nat" ]]; then
   ngpu="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
   ((ngpu >= 1)) || ngpu=1
   nat_say "nat bench allreduce --device cuda on $ngpu GPU(s)"
