@@ -15,15 +15,18 @@ const std::vector<nat::app::Command>& commands() {
       {"info", "show the build, the devices and the dtypes this nat.cpp supports", nat::app::cmd_info},
       {"kernel", "run one kernel (na2d) on safetensors inputs, for cross-checking", nat::app::cmd_kernel},
       {"bench", "measure speed (na), compared with PyTorch in the same run", nat::app::cmd_bench},
-      {"forward", "run a NAT on safetensors images: logits, loss and gradients, for cross-checking", nat::app::cmd_forward},
+      {"forward", "run a NAT on safetensors images: logits, loss and gradients, for cross-checking",
+       nat::app::cmd_forward},
       {"data", "dataset tools: check a tree, build the digits dataset, preview augmentations", nat::app::cmd_data},
       {"train", "train a NAT from a YAML config (timm keys), resume exactly, --dry-run", nat::app::cmd_train},
       {"eval", "loss, top-1 and top-5 of a checkpoint on a config's val split", nat::app::cmd_eval},
       {"predict", "top-5 classes of images under a checkpoint", nat::app::cmd_predict},
       {"plot", "draw a run's summary.csv as curves.png (loss, accuracy, lr)", nat::app::cmd_plot},
       {"attn", "draw a layer's attention weights for chosen queries over an image", nat::app::cmd_attn},
-      {"explain", "draw NA windows, rpb cells and inverse neighbourhoods (explain na)", nat::app::cmd_explain},
-      {"trace", "one forward and backward: the autograd tape, level by level, with memory and time", nat::app::cmd_trace},
+      {"explain", "draw NA windows and neighbourhoods (explain na), a data-parallel step (explain ddp)",
+       nat::app::cmd_explain},
+      {"trace", "one forward and backward: the autograd tape, level by level, with memory and time",
+       nat::app::cmd_trace},
   };
   return kCommands;
 }

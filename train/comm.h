@@ -29,6 +29,8 @@ class Work {
   virtual ~Work() = default;
   virtual void wait() = 0;
   virtual bool done() = 0;  // finished, without waiting
+  // When it finished, on std::chrono::steady_clock in seconds; 0 when unknown (device work, not yet done).
+  virtual double finished_at() const { return 0; }
 };
 
 struct CommOptions {

@@ -32,6 +32,11 @@ struct CommWorker::Task final : Work {
     std::lock_guard<std::mutex> lock(*mu);
     return finished;
   }
+  double finished_at() const override {
+    std::lock_guard<std::mutex> lock(*mu);
+    return finished ? std::chrono::duration<double>(ended.time_since_epoch()).count() : 0.0;
+  }
+  Clock::time_point ended{};
 };
 
 CommWorker::CommWorker(int rank, double timeout_s, Hooks hooks)
@@ -84,6 +89,7 @@ void CommWorker::worker_loop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       t->error = err;
+      t->ended = Clock::now();
       t->finished = true;  // host side done; the watchdog keeps device operations until watch() says so
       if (!t->watch || err) pending_.erase(std::find(pending_.begin(), pending_.end(), t));
     }

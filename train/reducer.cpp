@@ -1,6 +1,7 @@
 // The bucketed, overlapped gradient all-reduce (see reducer.h).
 #include "train/reducer.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "autograd/autograd.h"
@@ -9,6 +10,8 @@
 namespace nat::train {
 
 namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 std::string param_line(const std::string& name, const Tensor& t) {
   return str(name, " ", shape_str(t.shape()), " ", dtype_name(t.dtype()));
@@ -85,7 +88,7 @@ void GradReducer::prepare(bool sync) {
     bucket_pending_[b] = static_cast<int64_t>(buckets_[b].params.size());
     work_[b] = nullptr;
   }
-  if (opt_.trace) events_.clear();
+  if (opt_.trace) events_.clear(), t0_ = now_s();
 }
 
 void GradReducer::on_ready(size_t k, const Tensor& grad) {
@@ -97,7 +100,7 @@ void GradReducer::on_ready(size_t k, const Tensor& grad) {
   NAT_CHECK(grad.numel() == n, "[ddp] the gradient of '", params_[k].first, "' has ", grad.numel(),
             " elements, the parameter ", n);
   bk.flat.slice(0, off, off + n).copy_(grad.reshape({n}));
-  if (opt_.trace) events_.push_back({ReducerEvent::ready, b, k});
+  if (opt_.trace) events_.push_back({ReducerEvent::ready, b, k, 1e3 * (now_s() - t0_)});
   if (--bucket_pending_[static_cast<size_t>(b)] == 0) launch_ready_buckets();
 }
 
@@ -109,7 +112,9 @@ void GradReducer::launch_ready_buckets() {
     std::snprintf(what, sizeof what, "all_reduce of gradient bucket %zu (%zu tensors, %.2f MiB)", next_launch_,
                   b.params.size(), static_cast<double>(b.bytes) / (1 << 20));
     work_[next_launch_] = comm_->all_reduce_async(b.flat, ReduceOp::avg, what);
-    if (opt_.trace) events_.push_back({ReducerEvent::launch, static_cast<int>(next_launch_), b.params.front()});
+    if (opt_.trace)
+      events_.push_back(
+          {ReducerEvent::launch, static_cast<int>(next_launch_), b.params.front(), 1e3 * (now_s() - t0_)});
     ++next_launch_;
   }
 }
@@ -129,6 +134,10 @@ void GradReducer::finish() {
   }
   for (size_t b = 0; b < buckets_.size(); ++b) {
     work_[b]->wait();
+    if (opt_.trace) {
+      const double end = work_[b]->finished_at() > 0 ? work_[b]->finished_at() : now_s();
+      events_.push_back({ReducerEvent::done, static_cast<int>(b), buckets_[b].params.front(), 1e3 * (end - t0_)});
+    }
     const GradBucket& bk = buckets_[b];
     for (size_t s = 0; s < bk.params.size(); ++s) {
       const Tensor& p = params_[bk.params[s]].second;

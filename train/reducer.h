@@ -36,9 +36,10 @@ struct GradBucket {
 };
 
 struct ReducerEvent {
-  enum Kind { ready, launch } kind;
+  enum Kind { ready, launch, done } kind;
   int bucket;
-  size_t param;  // ready: the parameter; launch: the bucket's first parameter
+  size_t param;  // ready: the parameter; launch, done: the bucket's first parameter
+  double ms;     // since prepare(); done: when the all-reduce finished (when finish() saw it, for NCCL)
 };
 
 class GradReducer {
@@ -75,6 +76,7 @@ class GradReducer {
   std::vector<std::shared_ptr<Work>> work_;
   size_t next_launch_ = 0;
   bool armed_ = false;
+  double t0_ = 0;  // prepare()'s time, steady clock seconds (trace)
   std::vector<ReducerEvent> events_;
 };
 
