@@ -169,11 +169,14 @@ void NcclComm::synchronize(uint64_t ticket) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto it = impl_->tickets.find(ticket);
     if (it == impl_->tickets.end()) return;
-    e = it->second.event;
-    it->second.waited = true;
+    e = it->second.event;  // alive: only a ticket both finished and waited is destroyed, and this one is not waited
   }
   NAT_CUDA_CHECK(cudaEventSynchronize(e));
-  finished(ticket);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->tickets.find(ticket);
+  if (it == impl_->tickets.end()) return;
+  it->second.finished = it->second.waited = true;
+  impl_->retire_locked(it);
 }
 
 std::string NcclComm::async_error() {
