@@ -196,15 +196,19 @@ elif ((gpu_present)) && [[ -x "$BUILD/app/nat" ]]; then
   for ((r = 0; r < ngpu; ++r)); do
     RANK=$r LOCAL_RANK=$r WORLD_SIZE=$ngpu LOCAL_WORLD_SIZE=$ngpu MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
       timeout 300 "$BUILD/app/nat" bench allreduce --device cuda --backend nccl --max-bytes 256M \
-      >"$OUT/allreduce.$r.log" 2>&1 &
+      >"$BUILD/allreduce.$r.log" 2>&1 &
     pids+=($!)
   done
   res=ok
   for p in "${pids[@]}"; do wait "$p" || res="FAILED (exit $?)"; done
   [[ "$res" == ok ]] || failed=1
-  cat "$OUT/allreduce.0.log" >>"$OUT/bench.log"
+  # Every rank's output goes to bench.log (not one file per rank: $OUT keeps few files).
+  for ((r = 0; r < ngpu; ++r)); do
+    echo "### nat bench allreduce --device cuda --backend nccl, rank $r of $ngpu" >>"$OUT/bench.log"
+    cat "$BUILD/allreduce.$r.log" >>"$OUT/bench.log"
+  done
   note "nat bench allreduce (NCCL, $ngpu rank(s)): $res in $((SECONDS - t0)) s; rank 0's output:"
-  while IFS= read -r l; do note "    $l"; done < <(head -n 40 "$OUT/allreduce.0.log")
+  while IFS= read -r l; do note "    $l"; done < <(head -n 40 "$BUILD/allreduce.0.log")
 fi
 
 finish
