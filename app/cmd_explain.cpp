@@ -1,6 +1,10 @@
 // `nat explain na`: draws Neighborhood Attention's windows on a feature map — for a few queries the keys they
 // attend and the rpb cells they use, optionally the inverse neighbourhood of a key — from the same index
 // functions the kernels call (ops/na_index.h via app/viz/na_window.h), and prints the same numbers.
+// `nat explain ddp`: one traced data-parallel step (train/reducer.h) as a table and a timeline picture.
+#include <omp.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -123,6 +127,8 @@ int explain_ddp(const std::vector<std::string>& argv) {
   const int64_t B = a.get_int("batch", 4), S = a.get_int("size", 224);
   const train::LaunchInfo launch = train::detect_launch();
   auto comm = train::make_communicator(launch, Device::cpu(), train::CommOptions{});
+  // The node's cores shared among its ranks, as nat train does.
+  omp_set_num_threads(std::max(1, omp_get_num_procs() / std::max(1, launch.local_world_size)));
   nn::NatConfig cfg = nn::nat_config(a.get("model", "nat_mini"));
   cfg.drop_path_rate = 0.0;
   Generator gen(0);
