@@ -4,7 +4,6 @@
 // `nat explain ddp`: one traced data-parallel step (train/reducer.h) as a table and a timeline picture.
 #include <omp.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -128,7 +127,7 @@ int explain_ddp(const std::vector<std::string>& argv) {
   const train::LaunchInfo launch = train::detect_launch();
   auto comm = train::make_communicator(launch, Device::cpu(), train::CommOptions{});
   // The node's cores shared among its ranks, as nat train does.
-  omp_set_num_threads(std::max(1, omp_get_num_procs() / std::max(1, launch.local_world_size)));
+  omp_set_num_threads(launch.threads_per_rank());
   nn::NatConfig cfg = nn::nat_config(a.get("model", "nat_mini"));
   cfg.drop_path_rate = 0.0;
   Generator gen(0);

@@ -126,10 +126,6 @@ void CommWorker::watchdog_loop() {
     if (age > timeout_s_)
       fail(str(oldest->what, " did not finish within ", timeout_s_,
                " s (dist_timeout): another rank stalled or died; aborting the communicator"));
-    if (stop_ && queue_.empty()) {
-      // Shutting down with device operations in flight: keep watching until they finish.
-      continue;
-    }
   }
 }
 

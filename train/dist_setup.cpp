@@ -1,9 +1,5 @@
 // From a launch (train/launch.h) to the trainer's communicator: this rank's device, its share of the CPU
 // threads, and the backend the config names.
-#include <omp.h>
-
-#include <algorithm>
-
 #include "core/backend.h"
 #include "core/error.h"
 #include "train/trainer.h"
@@ -21,7 +17,7 @@ std::shared_ptr<Communicator> setup_distributed(TrainConfig& cfg, const LaunchIn
     device = Device::cuda(launch.local_rank);
   }
   // The node's cores, shared among its ranks, unless `threads` says otherwise.
-  if (cfg.threads == 0) cfg.threads = std::max(1, omp_get_num_procs() / std::max(1, launch.local_world_size));
+  if (cfg.threads == 0) cfg.threads = launch.threads_per_rank();
   CommOptions co;
   co.timeout_s = cfg.dist_timeout;
   co.backend = cfg.dist_backend;

@@ -1,6 +1,9 @@
 // Launcher environment -> LaunchInfo (see launch.h for the variables and their order).
 #include "train/launch.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -36,6 +39,8 @@ int leading_int(const std::string& s, int fallback) {
 }
 
 }  // namespace
+
+int LaunchInfo::threads_per_rank() const { return std::max(1, omp_get_num_procs() / std::max(1, local_world_size)); }
 
 std::string LaunchInfo::str() const {
   return nat::str("rank ", rank, " of ", world_size, " (local ", local_rank, " of ", local_world_size, ", ", launcher,

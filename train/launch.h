@@ -23,7 +23,8 @@ struct LaunchInfo {
   bool mpi = false;  // started by an MPI launcher (mpirun, or srun with PMI), so MPI_Init can bootstrap
 
   bool distributed() const { return world_size > 1; }
-  std::string str() const;  // "rank 1 of 4 (local 1 of 2, mpirun)"
+  int threads_per_rank() const;  // this node's cores shared among its ranks (at least 1)
+  std::string str() const;       // "rank 1 of 4 (local 1 of 2, mpirun)"
 };
 
 // Reads the environment through `getenv` (std::getenv by default; tests pass a map). Throws nat::Error

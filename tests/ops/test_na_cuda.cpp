@@ -18,6 +18,19 @@ Tensor rnd(const Shape& s, uint64_t seed) {
   Tensor t = Tensor::empty(s);
   return uniform_(t, -1, 1, &g);
 }
+
+// A 2-D problem (axes 1 and 2) of B x heads x H x W tokens with head_dim C, kernel k, dilation d.
+NAProblem problem_2d(int64_t B, int64_t heads, int64_t C, int64_t H, int64_t W, int64_t k, int64_t d) {
+  NAProblem p;
+  p.batch = B;
+  p.heads = heads;
+  p.dim = C;
+  p.size[1] = H;
+  p.size[2] = W;
+  p.kernel[1] = p.kernel[2] = k;
+  p.dilation[1] = p.dilation[2] = d;
+  return p;
+}
 }  // namespace
 
 TEST(OpsNaCuda, KernelsMatchCpuOnPoisonedOutputs) {
@@ -26,14 +39,7 @@ TEST(OpsNaCuda, KernelsMatchCpuOnPoisonedOutputs) {
   for (Cfg c : {Cfg{2, 2, 14, 13, 32, 7, 1}, Cfg{1, 3, 10, 11, 8, 3, 3}, Cfg{2, 1, 7, 7, 32, 7, 1},
                 Cfg{1, 2, 26, 28, 16, 13, 2}, Cfg{1, 1, 9, 9, 4, 9, 1}}) {
     SCOPED_TRACE(::testing::Message() << "H=" << c.H << " W=" << c.W << " k=" << c.k << " d=" << c.d);
-    NAProblem p;
-    p.batch = c.B;
-    p.heads = c.heads;
-    p.dim = c.C;
-    p.size[1] = c.H;
-    p.size[2] = c.W;
-    p.kernel[1] = p.kernel[2] = c.k;
-    p.dilation[1] = p.dilation[2] = c.d;
+    NAProblem p = problem_2d(c.B, c.heads, c.C, c.H, c.W, c.k, c.d);
     Shape ts{c.B, c.heads, c.H, c.W, c.C}, as{c.B, c.heads, c.H, c.W, c.k * c.k}, rs{c.heads, 2 * c.k - 1, 2 * c.k - 1};
     Tensor q = rnd(ts, 1), k = rnd(ts, 2), v = rnd(ts, 3), rpb = rnd(rs, 4), attn = rnd(as, 5), g = rnd(ts, 6),
            ga = rnd(as, 7);
@@ -102,14 +108,7 @@ TEST(OpsNaCuda, FusedForwardTiledAndReferenceMatchCpu) {
   for (Cfg c : {Cfg{56, 56, 7, 1}, Cfg{15, 17, 3, 1}, Cfg{20, 13, 5, 1}, Cfg{13, 13, 13, 1}, Cfg{11, 12, 9, 1},
                 Cfg{7, 7, 7, 1}, Cfg{16, 18, 5, 2}}) {
     SCOPED_TRACE(::testing::Message() << "H=" << c.H << " W=" << c.W << " k=" << c.k << " d=" << c.d);
-    NAProblem p;
-    p.batch = 2;
-    p.heads = 3;
-    p.dim = 32;
-    p.size[1] = c.H;
-    p.size[2] = c.W;
-    p.kernel[1] = p.kernel[2] = c.k;
-    p.dilation[1] = p.dilation[2] = c.d;
+    NAProblem p = problem_2d(2, 3, 32, c.H, c.W, c.k, c.d);
     Shape ts{2, 3, c.H, c.W, 32}, as{2, 3, c.H, c.W, c.k * c.k}, rs{3, 2 * c.k - 1, 2 * c.k - 1};
     Tensor q = rnd(ts, 1), k = rnd(ts, 2), v = rnd(ts, 3), rpb = rnd(rs, 4);
     Tensor o = Tensor::empty(ts), P = Tensor::empty(as);
@@ -130,14 +129,7 @@ TEST(OpsNaCuda, FusedBackwardTiledAndReferenceMatchCpu) {
   struct Cfg { int64_t H, W, k, d; };
   for (Cfg c : {Cfg{28, 28, 7, 1}, Cfg{15, 17, 3, 1}, Cfg{13, 13, 13, 1}, Cfg{16, 18, 5, 2}}) {
     SCOPED_TRACE(::testing::Message() << "H=" << c.H << " W=" << c.W << " k=" << c.k << " d=" << c.d);
-    NAProblem p;
-    p.batch = 2;
-    p.heads = 2;
-    p.dim = 32;
-    p.size[1] = c.H;
-    p.size[2] = c.W;
-    p.kernel[1] = p.kernel[2] = c.k;
-    p.dilation[1] = p.dilation[2] = c.d;
+    NAProblem p = problem_2d(2, 2, 32, c.H, c.W, c.k, c.d);
     Shape ts{2, 2, c.H, c.W, 32}, as{2, 2, c.H, c.W, c.k * c.k}, rs{2, 2 * c.k - 1, 2 * c.k - 1};
     Tensor q = rnd(ts, 1), k = rnd(ts, 2), v = rnd(ts, 3), rpb = rnd(rs, 4), go = rnd(ts, 5);
     const double scale = 0.17677669529663687;
