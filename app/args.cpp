@@ -1,6 +1,9 @@
 // Option parsing for subcommands.
 #include "app/args.h"
 
+#include <charconv>
+#include <cmath>
+
 #include "core/error.h"
 
 namespace nat::app {
@@ -47,15 +50,32 @@ std::string Args::required(const std::string& key) const {
   return get(key);
 }
 
-int64_t Args::get_int(const std::string& key, int64_t fallback) const {
+int64_t Args::get_int(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const {
   if (!has(key)) return fallback;
-  try {
-    size_t pos = 0;
-    int64_t v = std::stoll(get(key), &pos);
-    if (pos == get(key).size()) return v;
-  } catch (const std::exception&) {
-  }
-  NAT_THROW("option --", key, " expects an integer, got '", get(key), "'");
+  const std::string& s = get(key);
+  int64_t v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  NAT_CHECK(r.ec != std::errc::invalid_argument && r.ptr == s.data() + s.size() && !s.empty(), "option --", key,
+            " expects an integer, got '", s, "'");
+  NAT_CHECK(r.ec != std::errc::result_out_of_range && v >= lo && v <= hi, "option --", key, " must be in [", lo, ", ",
+            hi, "], got ", s);
+  return v;
+}
+
+int64_t Args::get_int(const std::string& key, int64_t fallback) const {
+  return get_int(key, fallback, 0, (int64_t{1} << 31) - 1);
+}
+
+double Args::get_double(const std::string& key, double fallback, double lo, double hi) const {
+  if (!has(key)) return fallback;
+  const std::string& s = get(key);
+  double v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  NAT_CHECK(r.ec != std::errc::invalid_argument && r.ptr == s.data() + s.size() && !s.empty(), "option --", key,
+            " expects a number, got '", s, "'");
+  NAT_CHECK(r.ec != std::errc::result_out_of_range && std::isfinite(v) && v >= lo && v <= hi, "option --", key,
+            " must be in [", lo, ", ", hi, "], got ", s);
+  return v;
 }
 
 }  // namespace nat::app

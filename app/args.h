@@ -1,5 +1,5 @@
 // Minimal option parsing for `nat` subcommands: "--key value" and "--flag", with an error naming
-// any unknown option and the command's --help.
+// any unknown option and the command's --help. Every number has a range, checked when it is read.
 #pragma once
 
 #include <map>
@@ -19,7 +19,10 @@ class Args {
   bool flag(const std::string& key) const { return flags_.count(key) > 0; }
   std::string get(const std::string& key, const std::string& fallback = "") const;
   std::string required(const std::string& key) const;
-  int64_t get_int(const std::string& key, int64_t fallback) const;
+  // A number within [lo, hi] (both inclusive); anything else is an error naming the option and the range.
+  int64_t get_int(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const;
+  double get_double(const std::string& key, double fallback, double lo, double hi) const;
+  int64_t get_int(const std::string& key, int64_t fallback) const;  // [0, 2^31): counts, sizes, seeds
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

@@ -39,7 +39,8 @@ int64_t parse_bytes(const std::string& s) {
                : unit == "M" || unit == "MiB" ? 1048576.0
                : unit == "G" || unit == "GiB" ? 1073741824.0
                                               : -1;
-  NAT_CHECK(mul > 0 && v > 0, "[bench allreduce] size '", s, "': expected a number with an optional K, M or G");
+  NAT_CHECK(mul > 0 && v > 0 && v * mul <= 64.0 * 1073741824.0, "[bench allreduce] size '", s,
+            "': expected a number with an optional K, M or G, at most 64 GiB");
   return static_cast<int64_t>(v * mul);
 }
 
@@ -63,7 +64,7 @@ int bench_allreduce(const std::vector<std::string>& argv) {
     return 0;
   }
   const int64_t lo = parse_bytes(args.get("min-bytes", "8")), hi = parse_bytes(args.get("max-bytes", "64M"));
-  const int iters = static_cast<int>(args.get_int("iters", 20));
+  const int iters = static_cast<int>(args.get_int("iters", 20, 1, 100000));
   NAT_CHECK(lo >= 4 && hi >= lo && iters >= 1, "[bench allreduce] need 4 <= min-bytes <= max-bytes and iters >= 1");
   const train::LaunchInfo launch = train::detect_launch();
   Device dev = parse_device(args.get("device", "cpu"));

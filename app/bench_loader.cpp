@@ -130,10 +130,10 @@ int bench_loader(const std::vector<std::string>& argv) {
     std::printf("%s", kLoaderHelp);
     return 0;
   }
-  const int64_t images = args.get_int("images", 256), size = args.get_int("size", 224),
-                batch = args.get_int("batch", 32);
-  const int64_t threads = args.get_int("threads", std::max(1u, std::thread::hardware_concurrency()));
-  const double seconds = static_cast<double>(args.get_int("seconds", 6));
+  const int64_t images = args.get_int("images", 256, 1, 1000000), size = args.get_int("size", 224, 8, 4096),
+                batch = args.get_int("batch", 32, 1, 4096);
+  const int64_t threads = args.get_int("threads", std::max(1u, std::thread::hardware_concurrency()), 1, 1024);
+  const double seconds = static_cast<double>(args.get_int("seconds", 6, 1, 3600));
   NAT_CHECK(images >= batch && batch >= 2 && batch % 2 == 0, "need --images >= --batch and an even --batch >= 2");
   const bool temp = !args.has("dir");
   const std::string dir =

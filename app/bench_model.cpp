@@ -78,8 +78,8 @@ int bench_model(const std::vector<std::string>& argv) {
   }
   set_bench_cpu_time(args.flag("cpu-time"));
   nn::NatConfig config = nn::parse_nat_spec(args.get("model", "nat_mini"));
-  int64_t B = args.get_int("batch", 8), img = args.get_int("img-size", 224);
-  int reps = static_cast<int>(args.get_int("reps", 5));
+  int64_t B = args.get_int("batch", 8, 1, 4096), img = args.get_int("img-size", 224, 8, 4096);
+  int reps = static_cast<int>(args.get_int("reps", 5, 1, 1000));
   NAT_CHECK(B >= 1 && img >= 1 && reps >= 1, "--batch, --img-size and --reps must be >= 1");
   Device dev = parse_device(args.get("device", "cpu"));
   int threads = omp_get_max_threads();
@@ -115,9 +115,10 @@ int bench_model(const std::vector<std::string>& argv) {
   // PyTorch runs after nat.cpp, in a separate process, with the same thread count and clock.
   std::vector<nlohmann::json> torch;
   if (!args.flag("no-torch") && dev.is_cpu()) {
-    torch = run_torch_script("torch_model.py", "--model-json " + shell_quote(config.to_json()) + " --batch " + std::to_string(B) +
-                            " --img-size " + std::to_string(img) + " --threads " + std::to_string(threads) +
-                            " --reps " + std::to_string(reps) + (bench_cpu_time() ? " --cpu-time" : ""));
+    torch = run_torch_script("torch_model.py", "--model-json " + shell_quote(config.to_json()) + " --batch " +
+                                                   std::to_string(B) + " --img-size " + std::to_string(img) +
+                                                   " --threads " + std::to_string(threads) + " --reps " +
+                                                   std::to_string(reps) + (bench_cpu_time() ? " --cpu-time" : ""));
   }
 
   std::printf("nat bench model: %s, batch %lld, %lldx%lld, %s, %d thread(s), %s time, median of %d%s\n",

@@ -15,8 +15,8 @@
 #include "app/args.h"
 #include "app/bench_util.h"
 #include "core/error.h"
-#include "train/checkpoint.h"
 #include "data/synthetic.h"
+#include "train/checkpoint.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -41,13 +41,14 @@ const char* kHelp =
 
 int bench_train(const std::vector<std::string>& argv) {
   Args args("bench train", argv,
-            {"model", "size", "batch", "steps", "warmup", "workers", "threads", "images", "device", "dir"}, {"no-torch"});
+            {"model", "size", "batch", "steps", "warmup", "workers", "threads", "images", "device", "dir"},
+            {"no-torch"});
   if (args.help()) {
     std::printf("%s", kHelp);
     return 0;
   }
-  const int64_t steps = args.get_int("steps", 6), warmup = args.get_int("warmup", 2);
-  const int64_t images = args.get_int("images", 128);
+  const int64_t steps = args.get_int("steps", 6, 1, 1000000), warmup = args.get_int("warmup", 2, 0, 1000000);
+  const int64_t images = args.get_int("images", 128, 1, 10000000);
   const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
   NAT_CHECK(steps >= 1 && warmup >= 0, "--steps must be >= 1 and --warmup >= 0");
 
@@ -62,10 +63,10 @@ int bench_train(const std::vector<std::string>& argv) {
   train::TrainConfig c;
   c.model = args.get("model", "nat_mini");
   c.data.data_dir = dir.string();
-  c.data.img_size = args.get_int("size", 224);
-  c.data.batch_size = args.get_int("batch", 8);
-  c.data.workers = args.get_int("workers", std::max<int64_t>(1, cores / 2));
-  c.threads = args.get_int("threads", 0);
+  c.data.img_size = args.get_int("size", 224, 8, 4096);
+  c.data.batch_size = args.get_int("batch", 8, 1, 4096);
+  c.data.workers = args.get_int("workers", std::max<int64_t>(1, cores / 2), 0, 1024);
+  c.threads = args.get_int("threads", 0, 0, 1024);
   c.device = args.get("device", "cpu");
   c.disable_eval = true;
   c.epochs = 1000, c.warmup_epochs = 0;
@@ -113,20 +114,22 @@ int bench_train(const std::vector<std::string>& argv) {
   const double img_s = static_cast<double>(n) / t;
   if (c.device == "cpu" && !args.flag("no-torch")) {
     char extra[256];
-    std::snprintf(extra, sizeof extra, " --batch %lld --img-size %lld --steps %lld --warmup %lld --workers %lld --threads %d",
+    std::snprintf(extra, sizeof extra,
+                  " --batch %lld --img-size %lld --steps %lld --warmup %lld --workers %lld --threads %d",
                   static_cast<long long>(c.data.batch_size), static_cast<long long>(c.data.img_size),
                   static_cast<long long>(steps), static_cast<long long>(warmup), static_cast<long long>(c.data.workers),
                   omp_get_max_threads());
     auto torch = run_torch_script("torch_train.py", "--data " + dir.string() + " --model-json '" +
-                                                         train::nat_config_json(trainer.model().config) + "'" + extra);
+                                                        train::nat_config_json(trainer.model().config) + "'" + extra);
     if (torch.empty()) {
       std::printf("PyTorch not found (/usr/bin/python3 with python3-torch and python3-torchvision): no comparison\n");
     } else {
       const double t_img_s = torch[0]["img_s"].get<double>();
-      std::printf("PyTorch %s, same loop (bench/torch_train.py): %.2f img/s, %.3f s per update, waiting for data "
-                  "%.1f%%\nratio nat.cpp / PyTorch: %.2fx (above 1: nat.cpp is faster)\n",
-                  torch[0].value("torch", std::string("?")).c_str(), t_img_s, torch[0]["step_s"].get<double>(),
-                  100.0 * torch[0]["wait_frac"].get<double>(), img_s / t_img_s);
+      std::printf(
+          "PyTorch %s, same loop (bench/torch_train.py): %.2f img/s, %.3f s per update, waiting for data "
+          "%.1f%%\nratio nat.cpp / PyTorch: %.2fx (above 1: nat.cpp is faster)\n",
+          torch[0].value("torch", std::string("?")).c_str(), t_img_s, torch[0]["step_s"].get<double>(),
+          100.0 * torch[0]["wait_frac"].get<double>(), img_s / t_img_s);
     }
   }
   if (temporary)

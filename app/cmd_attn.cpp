@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -80,7 +81,7 @@ int cmd_attn(const std::vector<std::string>& argv_in) {
   const std::string image_path = a.required("image");
   const std::string ckpt_path = a.get("checkpoint", "none");
   const bool untrained = ckpt_path == "none";
-  const auto seed = static_cast<uint64_t>(a.get_int("seed", 0));
+  const auto seed = static_cast<uint64_t>(a.get_int("seed", 0, 0, INT64_MAX));
 
   // Model and data keys: the checkpoint's metadata, else --model / --config.
   std::optional<train::LoadedCheckpoint> ck;
@@ -91,7 +92,7 @@ int cmd_attn(const std::vector<std::string>& argv_in) {
       cfg = train::apply_yaml_text(ck->state.args_yaml, ckpt_path + " (args)");
   }
   if (a.has("config")) cfg = train::apply_yaml_file(a.get("config"), cfg);
-  if (a.has("img-size")) cfg.data.img_size = a.get_int("img-size", 224);
+  if (a.has("img-size")) cfg.data.img_size = a.get_int("img-size", 224, 8, 4096);
   if (cfg.threads > 0) omp_set_num_threads(static_cast<int>(cfg.threads));
   nn::NatConfig mc;
   if (a.has("model")) {
@@ -134,7 +135,7 @@ int cmd_attn(const std::vector<std::string>& argv_in) {
         rgb.at<cv::Vec3b>(static_cast<int>(yy), static_cast<int>(xx))[c] =
             pipe.denormalize(c, px[(c * S + yy) * S + xx]);
 
-  const int64_t level = a.get_int("level", 0), layer = a.get_int("layer", 0);
+  const int64_t level = a.get_int("level", 0, 0, 15), layer = a.get_int("layer", 0, 0, 1023);
   viz::AttentionCapture cap = viz::capture_attention(*model, x.to(dev), level, layer);
   std::vector<viz::Cell> queries;
   queries.reserve(query_args.size());

@@ -38,8 +38,8 @@ const char* kHelp =
     "  allreduce  the communicator's all-reduce bus bandwidth, under mpirun (nat bench allreduce --help)\n";
 
 int bench_na(const Args& args) {
-  int64_t B = args.get_int("batch", 8);
-  int reps = static_cast<int>(args.get_int("reps", 5));
+  int64_t B = args.get_int("batch", 8, 1, 4096);
+  int reps = static_cast<int>(args.get_int("reps", 5, 1, 1000));
   Device dev = parse_device(args.get("device", "cpu"));
   const int64_t heads[4] = {2, 4, 8, 16}, L[4] = {56, 28, 14, 7}, C = 32, K = 7;
   int threads = omp_get_max_threads();

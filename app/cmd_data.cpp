@@ -46,7 +46,7 @@ int data_check(const Args& args) {
   NAT_CHECK(args.positional().size() == 2, "usage: nat data check DIR (see nat data --help)");
   const std::string dir = args.positional()[1];
   data::CheckOptions opt;
-  opt.workers = args.get_int("workers", 0);
+  opt.workers = args.get_int("workers", 0, 0, 1024);
   opt.all_files = args.flag("all");
   opt.on_bad = [](const std::string& path, const std::string&) {
     std::printf("%s\n", path.c_str());
@@ -88,8 +88,7 @@ int data_preview(const Args& args) {
   data::DataConfig cfg = data::load_data_config_yaml(args.required("config"));
   if (args.has("data")) cfg.data_dir = args.get("data");
   const std::string out = args.required("out");
-  const int64_t n = args.get_int("n", 16);
-  NAT_CHECK(n >= 1 && n <= 1024, "--n must be in [1, 1024], got ", n);
+  const int64_t n = args.get_int("n", 16, 1, 1024);
   cfg.batch_size = n;
   cfg.workers = std::min<int64_t>(cfg.workers, std::max(1u, std::thread::hardware_concurrency()));
   cfg.validate();
@@ -106,10 +105,10 @@ int data_preview(const Args& args) {
   if (cfg.mixup_active())
     std::printf("Mixup(mixup=%g, cutmix=%g, prob=%g, switch_prob=%g, mode=%s, smoothing=%g)\n", cfg.mixup, cfg.cutmix,
                 cfg.mixup_prob, cfg.mixup_switch_prob, cfg.mixup_mode.c_str(), cfg.smoothing);
-  loader.start_epoch(args.get_int("epoch", 0));
+  loader.start_epoch(args.get_int("epoch", 0, 0, 1000000));
   std::optional<data::Batch> b = loader.next();
   NAT_CHECK(b.has_value(), "[preview] the first epoch has no batch");
-  data::write_preview(*b, loader.pipeline(), ds->classes(), out, static_cast<int>(args.get_int("columns", 0)));
+  data::write_preview(*b, loader.pipeline(), ds->classes(), out, static_cast<int>(args.get_int("columns", 0, 0, 256)));
   data::LoaderStats st = loader.stats();
   std::printf("wrote %s: %lld samples of epoch %lld, batch 0", out.c_str(), static_cast<long long>(b->size()),
               static_cast<long long>(b->epoch));

@@ -61,8 +61,10 @@ int explain_na(std::vector<std::string> argv) {
   }
   NAT_CHECK(a.positional().empty(), "unexpected argument '", a.positional()[0], "' (see nat explain na --help)");
   auto [H, W] = viz::parse_size(a.required("size"), "--size");
-  viz::NaGeometry g{
-      .height = H, .width = W, .kernel_size = a.get_int("kernel-size", 7), .dilation = a.get_int("dilation", 1)};
+  viz::NaGeometry g{.height = H,
+                    .width = W,
+                    .kernel_size = a.get_int("kernel-size", 7, 1, 255),
+                    .dilation = a.get_int("dilation", 1, 1, 1024)};
   g.validate();
   std::vector<viz::Cell> queries;
   queries.reserve(query_args.size());
@@ -123,7 +125,7 @@ int explain_ddp(const std::vector<std::string>& argv) {
     std::printf("%s", kDdpHelp);
     return 0;
   }
-  const int64_t B = a.get_int("batch", 4), S = a.get_int("size", 224);
+  const int64_t B = a.get_int("batch", 4, 1, 4096), S = a.get_int("size", 224, 8, 4096);
   const train::LaunchInfo launch = train::detect_launch();
   auto comm = train::make_communicator(launch, Device::cpu(), train::CommOptions{});
   // The node's cores shared among its ranks, as nat train does.
@@ -135,8 +137,8 @@ int explain_ddp(const std::vector<std::string>& argv) {
   auto params = model->named_parameters();
   train::broadcast_parameters(*comm, params);
   train::ReducerOptions ro;
-  ro.bucket_bytes = static_cast<int64_t>(std::stod(a.get("bucket-mb", "25")) * (1 << 20));
-  ro.first_bucket_bytes = static_cast<int64_t>(std::stod(a.get("first-bucket-mb", "1")) * (1 << 20));
+  ro.bucket_bytes = static_cast<int64_t>(a.get_double("bucket-mb", 25, 1.0 / 1024, 4096) * (1 << 20));
+  ro.first_bucket_bytes = static_cast<int64_t>(a.get_double("first-bucket-mb", 1, 1.0 / 1024, 4096) * (1 << 20));
   ro.trace = true;
   train::GradReducer reducer(comm, params, ro);
   Generator data(100 + static_cast<uint64_t>(comm->rank()));  // each rank its own batch

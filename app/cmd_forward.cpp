@@ -1,6 +1,7 @@
 // `nat forward`: runs a NAT in eval mode on images from a safetensors file and writes the logits and,
 // with --labels, the mean cross-entropy loss and the gradient of every parameter — the cross-check of
 // nat.cpp against another implementation (bench/torch_model.py --check does it against PyTorch).
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 
@@ -44,7 +45,7 @@ int cmd_forward(const std::vector<std::string>& argv) {
   bool labels = args.flag("labels");
 
   // Build: seeded initialisation, or none at all when a strict load overwrites every tensor next.
-  auto seed = static_cast<uint64_t>(args.get_int("seed", 0));
+  auto seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, INT64_MAX));
   std::shared_ptr<nn::NAT> model;
   {
     std::optional<nn::init::NoInitGuard> skip;

@@ -27,7 +27,7 @@ int cmd_kernel(const std::vector<std::string>& argv) {
   }
   NAT_CHECK(args.positional()[0] == "na2d", "unknown kernel '", args.positional()[0], "' (available: na2d)");
   std::string in_path = args.required("input"), out_path = args.required("output");
-  int64_t ks = args.get_int("kernel-size", 7), dil = args.get_int("dilation", 1);
+  int64_t ks = args.get_int("kernel-size", 7, 1, 255), dil = args.get_int("dilation", 1, 1, 1024);
   Device dev = parse_device(args.get("device", "cpu"));
 
   nn::TensorFile in = nn::load_safetensors(in_path);

@@ -2,6 +2,7 @@
 // (op, shapes, bytes saved for backward, time) with totals — where a training step's memory and time go.
 #include <omp.h>
 
+#include <cstdint>
 #include <cstdio>
 
 #include "app/args.h"
@@ -35,10 +36,10 @@ int cmd_trace(const std::vector<std::string>& argv) {
   }
   NAT_CHECK(a.positional().empty(), "unexpected argument '", a.positional()[0], "' (see nat trace --help)");
   nn::NatConfig mc = nn::parse_nat_spec(a.required("model"));
-  const int64_t S = a.get_int("img-size", 224), B = a.get_int("batch", 1);
+  const int64_t S = a.get_int("img-size", 224, 8, 4096), B = a.get_int("batch", 1, 1, 4096);
   NAT_CHECK(S >= 4 && B >= 1, "[trace] needs --img-size >= 4 and --batch >= 1, got ", S, " and ", B);
-  if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.get_int("threads", 1)));
-  const auto seed = static_cast<uint64_t>(a.get_int("seed", 0));
+  if (a.has("threads")) omp_set_num_threads(static_cast<int>(a.get_int("threads", 1, 1, 1024)));
+  const auto seed = static_cast<uint64_t>(a.get_int("seed", 0, 0, INT64_MAX));
   Generator gen(seed);
   auto model = nn::create_nat(mc, gen);
   Device dev = train::resolve_device(a.get("device", "cpu"));
@@ -48,7 +49,7 @@ int cmd_trace(const std::vector<std::string>& argv) {
   std::vector<int64_t> labels;
   for (int64_t i = 0; i < B; ++i) labels.push_back(i % std::max<int64_t>(1, mc.num_classes));
   Tensor y = Tensor::from_vector(labels, {B}, dev);
-  viz::Trace t = viz::trace_step(*model, x, y, static_cast<int>(a.get_int("repeat", 3)));
+  viz::Trace t = viz::trace_step(*model, x, y, static_cast<int>(a.get_int("repeat", 3, 1, 100)));
   std::printf("%s", viz::format_trace(t, !a.flag("summary")).c_str());
   return 0;
 }

@@ -12,8 +12,8 @@ namespace nat::app {
 
 int info_model(const Args& args) {
   nn::NatConfig config = nn::parse_nat_spec(args.required("model"));
-  int64_t img = args.get_int("img-size", 224), batch = args.get_int("batch", 1);
-  int depth = static_cast<int>(args.get_int("depth", 4));
+  int64_t img = args.get_int("img-size", 224, 8, 4096), batch = args.get_int("batch", 1, 1, 4096);
+  int depth = static_cast<int>(args.get_int("depth", 4, 1, 16));
   std::shared_ptr<nn::NAT> model;
   {
     nn::init::NoInitGuard structure_only;  // shapes and counts need no weights

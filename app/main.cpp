@@ -1,7 +1,11 @@
 // The `nat` command-line tool: one executable, one subcommand per job.
 // Subcommands register in kCommands below; `nat --help` lists them, `nat <cmd> --help` explains one.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -9,6 +13,29 @@
 #include "core/error.h"
 
 namespace {
+
+// The last line of defence for threads: an exception escaping a thread's function calls
+// std::terminate, which would abort (exit 134, maybe a core dump). Say what it was and exit 2 instead.
+[[noreturn]] void on_terminate() {
+  const char* what = "an unknown exception";
+  std::string text;
+  if (std::exception_ptr e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::bad_alloc&) {
+      what = "out of memory (an allocation failed)";
+    } catch (const std::exception& x) {
+      text = x.what();
+      what = text.c_str();
+    } catch (...) {
+    }
+  } else {
+    what = "std::terminate without an exception";
+  }
+  std::fprintf(stderr, "nat: error: %s (escaped a thread)\n", what);
+  std::fflush(stderr);
+  std::_Exit(2);
+}
 
 const std::vector<nat::app::Command>& commands() {
   static const std::vector<nat::app::Command> kCommands = {
@@ -43,6 +70,7 @@ void print_help() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::set_terminate(on_terminate);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     print_help();
     return argc < 2 ? 1 : 0;
@@ -54,12 +82,21 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   for (const auto& c : commands()) {
     if (std::string(argv[1]) != c.name) continue;
+    // No exception ends `nat` as a crash: every one becomes a one-line error and exit code 2.
     try {
       return c.run(args);
     } catch (const nat::Error& e) {
       std::fprintf(stderr, "nat %s: error: %s\n", c.name, e.what());
-      return 2;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "nat %s: error: out of memory (an allocation failed; lower the sizes asked for)\n", c.name);
+    } catch (const std::length_error& e) {
+      std::fprintf(stderr, "nat %s: error: a size is too large (%s)\n", c.name, e.what());
+    } catch (const std::exception& e) {  // OpenCV, yaml-cpp, the standard library
+      std::fprintf(stderr, "nat %s: error: %s\n", c.name, e.what());
+    } catch (...) {
+      std::fprintf(stderr, "nat %s: error: an unknown exception ended the command\n", c.name);
     }
+    return 2;
   }
   std::fprintf(stderr, "nat: unknown command '%s'\n\n", argv[1]);
   print_help();

@@ -164,19 +164,27 @@ std::vector<double> NatConfig::drop_path_schedule() const {
 }
 
 void NatConfig::validate() const {
+  // Upper bounds keep every derived size (channels, hidden sizes, layer counts) far from overflow and
+  // turn an absurd spec into an error naming the field, not a multi-GB allocation.
   auto fail = [&](auto... parts) { NAT_THROW("[NAT config '", name, "'] ", parts...); };
   if (depths.empty()) fail("depths must not be empty");
   if (num_heads.size() != depths.size())
     fail("num_heads has ", num_heads.size(), " entries but depths has ", depths.size());
-  if (embed_dim < 2) fail("embed_dim must be >= 2, got ", embed_dim);
+  if (embed_dim < 2 || embed_dim > 65536) fail("embed_dim must be in [2, 65536], got ", embed_dim);
   if (depths.size() > 16) fail("at most 16 levels, got ", depths.size());
+  if ((embed_dim << (depths.size() - 1)) > (int64_t{1} << 20))
+    fail("embed_dim ", embed_dim, " doubled over ", depths.size(), " levels exceeds 2^20 channels");
+  int64_t layers = 0;
   for (size_t i = 0; i < depths.size(); ++i) {
-    if (depths[i] < 1) fail("depths[", i, "] must be >= 1, got ", depths[i]);
+    if (depths[i] < 1 || depths[i] > 1024) fail("depths[", i, "] must be in [1, 1024], got ", depths[i]);
+    layers += depths[i];
     int64_t dim = embed_dim << i;
-    if (num_heads[i] < 1 || dim % num_heads[i] != 0)
+    if (num_heads[i] < 1 || num_heads[i] > dim || dim % num_heads[i] != 0)
       fail("level ", i, " has dim ", dim, ", not divisible by num_heads[", i, "] = ", num_heads[i]);
   }
-  if (kernel_size < 1 || kernel_size % 2 == 0) fail("kernel_size must be odd and >= 1, got ", kernel_size);
+  if (layers > 4096) fail("at most 4096 layers in all, got ", layers);
+  if (kernel_size < 1 || kernel_size > 255 || kernel_size % 2 == 0)
+    fail("kernel_size must be odd and in [1, 255], got ", kernel_size);
   if (!dilations.empty()) {
     if (dilations.size() != depths.size())
       fail("dilations has ", dilations.size(), " levels but depths has ", depths.size());
@@ -184,15 +192,19 @@ void NatConfig::validate() const {
       if (static_cast<int64_t>(dilations[i].size()) != depths[i])
         fail("dilations[", i, "] has ", dilations[i].size(), " entries but depths[", i, "] = ", depths[i]);
       for (int64_t d : dilations[i])
-        if (d < 1) fail("dilations[", i, "] has a value < 1: ", d);
+        if (d < 1 || d > 1024) fail("dilations[", i, "] has a value outside [1, 1024]: ", d);
     }
   }
-  if (!(mlp_ratio > 0)) fail("mlp_ratio must be > 0, got ", mlp_ratio);
+  if (!(mlp_ratio > 0 && mlp_ratio <= 64)) fail("mlp_ratio must be in (0, 64], got ", mlp_ratio);
+  if (static_cast<int64_t>(static_cast<double>(embed_dim) * mlp_ratio) < 1)
+    fail("mlp_ratio ", mlp_ratio, " leaves the MLP of embed_dim ", embed_dim, " with no hidden unit");
+  if (layer_scale && !(std::isfinite(*layer_scale) && std::fabs(*layer_scale) <= 1e6))
+    fail("layer_scale must be finite and at most 1e6 in magnitude, got ", *layer_scale);
   if (!(drop_path_rate >= 0 && drop_path_rate < 1)) fail("drop_path_rate must be in [0, 1), got ", drop_path_rate);
   if (!(drop_rate >= 0 && drop_rate < 1)) fail("drop_rate must be in [0, 1), got ", drop_rate);
   if (!(attn_drop_rate >= 0 && attn_drop_rate < 1)) fail("attn_drop_rate must be in [0, 1), got ", attn_drop_rate);
-  if (in_chans < 1) fail("in_chans must be >= 1, got ", in_chans);
-  if (num_classes < 0) fail("num_classes must be >= 0, got ", num_classes);
+  if (in_chans < 1 || in_chans > 1024) fail("in_chans must be in [1, 1024], got ", in_chans);
+  if (num_classes < 0 || num_classes > 10000000) fail("num_classes must be in [0, 10^7], got ", num_classes);
 }
 
 NAT::NAT(const NatConfig& c, Generator& gen) : UnaryModule("NAT"), config(c) {

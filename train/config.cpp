@@ -76,7 +76,14 @@ void TrainConfig::validate() const {
   auto fail_if = [&](bool bad, std::initializer_list<const char*> keys, const std::string& msg) {
     if (bad) NAT_THROW("[config] ", msg, where(*this, keys));
   };
-  nat_config();  // the model keys
+  const nn::NatConfig model_config = nat_config();  // the model keys
+  // The first level sees img_size / 4 tokens a side (two stride-2 convolutions, each rounding up).
+  const int64_t first_level = ((data.img_size + 1) / 2 + 1) / 2;
+  fail_if(model_config.kernel_size > first_level && !allow_large_window, {"kernel_size", "model", "img_size"},
+          str("kernel_size ", model_config.kernel_size, " exceeds the first level's ", first_level, "x", first_level,
+              " feature map at img_size ", data.img_size,
+              ": every level would be mostly zero padding. Use a smaller kernel_size or a larger img_size, or set"
+              " allow_large_window: true"));
   fail_if(model_keys.in_chans && *model_keys.in_chans != 3, {"in_chans"},
           "in_chans must be 3: the loader gives RGB images");
   fail_if(warmup_epochs > epochs, {"warmup_epochs", "epochs"},

@@ -40,6 +40,9 @@ struct TrainConfig {
   std::string model = "nat_tiny";  // a registry name (nat_mini, ..., dinat_base) or "custom" (NatConfig defaults)
   ModelOverrides model_keys;
   std::string initial_checkpoint;  // weights to start from (official names); not the training state
+  // A kernel_size larger than the first level's feature map (img_size / 4) would be zero-padded at every
+  // level, costing far more than the image is worth; refused unless this is set.
+  bool allow_large_window = false;
 
   // ---- data (batch_size, workers, seed, img_size, num_classes, augmentation, mixup: all here) ----
   data::DataConfig data;

@@ -192,18 +192,30 @@ std::string fmt(const X& v) {
   return Codec<X>::show(v);
 }
 
-Check<double> positive() {
-  return [](const double& v) { return v > 0 ? "" : "must be > 0, got " + number_str(v); };
-}
-Check<double> nonneg() {
-  return [](const double& v) { return v >= 0 ? "" : "must be >= 0, got " + number_str(v); };
-}
 Check<double> unit_closed() {
   return
       [](const double& v) { return v >= 0 && v <= 1 ? "" : "must be a probability in [0, 1], got " + number_str(v); };
 }
 Check<double> unit_open() {
   return [](const double& v) { return v >= 0 && v < 1 ? "" : "must be in [0, 1), got " + number_str(v); };
+}
+Check<double> within(double lo, double hi) {
+  return [lo, hi](const double& v) {
+    return v >= lo && v <= hi ? std::string()
+                              : "must be in [" + number_str(lo) + ", " + number_str(hi) + "], got " + number_str(v);
+  };
+}
+Check<double> positive_at_most(double hi) {
+  return [hi](const double& v) {
+    return v > 0 && v <= hi ? std::string() : "must be in (0, " + number_str(hi) + "], got " + number_str(v);
+  };
+}
+Check<int64_t> between(int64_t lo, int64_t hi) {
+  return [lo, hi](const int64_t& v) {
+    return v >= lo && v <= hi
+               ? std::string()
+               : "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(v);
+  };
 }
 Check<int64_t> at_least(int64_t lo) {
   return [lo](const int64_t& v) {
@@ -226,10 +238,24 @@ Check<std::array<double, N>> each(Check<double> c) {
     return std::string();
   };
 }
-Check<std::vector<int64_t>> each_at_least(int64_t lo) {
-  return [lo](const std::vector<int64_t>& a) {
+Check<std::vector<int64_t>> each_between(int64_t lo, int64_t hi) {
+  return [lo, hi](const std::vector<int64_t>& a) {
+    if (a.size() > 16) return "at most 16 entries (levels), got " + std::to_string(a.size());
     for (int64_t x : a)
-      if (x < lo) return "every entry must be >= " + std::to_string(lo) + ", got " + std::to_string(x);
+      if (x < lo || x > hi)
+        return "every entry must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+               std::to_string(x);
+    return std::string();
+  };
+}
+Check<std::vector<std::vector<int64_t>>> dilation_lists() {
+  return [](const std::vector<std::vector<int64_t>>& a) {
+    if (a.size() > 16) return "at most 16 levels, got " + std::to_string(a.size());
+    for (const auto& row : a) {
+      if (row.size() > 1024) return "at most 1024 layers per level, got " + std::to_string(row.size());
+      for (int64_t x : row)
+        if (x < 1 || x > 1024) return "every dilation must be in [1, 1024], got " + std::to_string(x);
+    }
     return std::string();
   };
 }
@@ -292,22 +318,22 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key(
       "model", M, "registry name (nat_mini ... dinat_base), 'custom', or a JSON NatConfig spec", NAT_FIELD(model),
       [](const std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); }));
-  t.push_back(make_key("embed_dim", M, "channels of the first level", NAT_FIELD(model_keys.embed_dim), at_least(2),
-                       kModelKeep));
+  t.push_back(make_key("embed_dim", M, "channels of the first level", NAT_FIELD(model_keys.embed_dim),
+                       between(2, 65536), kModelKeep));
   t.push_back(
-      make_key("depths", M, "NAT layers per level", NAT_FIELD(model_keys.depths), each_at_least(1), kModelKeep));
-  t.push_back(make_key("num_heads", M, "attention heads per level", NAT_FIELD(model_keys.num_heads), each_at_least(1),
-                       kModelKeep));
-  t.push_back(make_key("kernel_size", M, "neighbourhood size (odd)", NAT_FIELD(model_keys.kernel_size), at_least(1),
+      make_key("depths", M, "NAT layers per level", NAT_FIELD(model_keys.depths), each_between(1, 1024), kModelKeep));
+  t.push_back(make_key("num_heads", M, "attention heads per level", NAT_FIELD(model_keys.num_heads),
+                       each_between(1, 4096), kModelKeep));
+  t.push_back(make_key("kernel_size", M, "neighbourhood size (odd)", NAT_FIELD(model_keys.kernel_size), between(1, 255),
                        kModelKeep));
   t.push_back(make_key("dilations", M, "per level, per layer dilation (DiNAT)", NAT_FIELD(model_keys.dilations),
-                       nullptr, kModelKeep));
-  t.push_back(
-      make_key("mlp_ratio", M, "MLP hidden size / dim", NAT_FIELD(model_keys.mlp_ratio), positive(), kModelKeep));
+                       dilation_lists(), kModelKeep));
+  t.push_back(make_key("mlp_ratio", M, "MLP hidden size / dim", NAT_FIELD(model_keys.mlp_ratio), positive_at_most(64),
+                       kModelKeep));
   t.push_back(make_key("layer_scale", M, "gamma initial value (0: no layer scale)", NAT_FIELD(model_keys.layer_scale),
-                       nonneg(), kModelKeep));
+                       within(0, 1e6), kModelKeep));
   t.push_back(make_key("in_chans", M, "input channels (the loader gives RGB: 3)", NAT_FIELD(model_keys.in_chans),
-                       at_least(1), kModelKeep));
+                       between(1, 1024), kModelKeep));
   t.push_back(make_key("drop_path", M, "stochastic depth rate (null: the model's)", NAT_FIELD(model_keys.drop_path),
                        unit_open(), kModelKeep));
   t.push_back(make_key("drop", M, "dropout rate", NAT_FIELD(model_keys.drop), unit_open()));
@@ -315,6 +341,8 @@ std::vector<KeyDef> build_table() {
                        kModelKeep));
   t.push_back(
       make_key("qkv_bias", M, "bias in the qkv projection", NAT_FIELD(model_keys.qkv_bias), nullptr, kModelKeep));
+  t.push_back(make_key("allow_large_window", M, "accept a kernel_size above img_size / 4 (every level padded)",
+                       NAT_FIELD(allow_large_window)));
   t.push_back(make_key("initial_checkpoint", M, "safetensors weights to start from (official names)",
                        NAT_FIELD(initial_checkpoint)));
   // ---- data ----
@@ -324,14 +352,14 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("train_split", D, "train split folder", NAT_FIELD(data.train_split)));
   t.push_back(make_key("val_split", D, "validation split folder", NAT_FIELD(data.val_split)));
   t.push_back(make_key("class_map", D, "file of class folder names, one per line", NAT_FIELD(data.class_map)));
-  t.push_back(
-      make_key("num_classes", D, "classes (0: from the train split)", NAT_FIELD(data.num_classes), at_least(0)));
-  t.push_back(make_key("img_size", D, "input size (square)", NAT_FIELD(data.img_size), at_least(8)));
+  t.push_back(make_key("num_classes", D, "classes (0: from the train split)", NAT_FIELD(data.num_classes),
+                       between(0, 10000000)));
+  t.push_back(make_key("img_size", D, "input size (square)", NAT_FIELD(data.img_size), between(8, 4096)));
   t.push_back(make_key("crop_pct", D, "eval center-crop fraction", NAT_FIELD(data.crop_pct), [](const double& v) {
     return v > 0 && v <= 1 ? std::string() : "must be in (0, 1], got " + number_str(v);
   }));
-  t.push_back(make_key("mean", D, "normalisation mean (RGB)", NAT_FIELD(data.mean)));
-  t.push_back(make_key("std", D, "normalisation std (RGB)", NAT_FIELD(data.std), each<3>(positive())));
+  t.push_back(make_key("mean", D, "normalisation mean (RGB)", NAT_FIELD(data.mean), each<3>(within(-1e3, 1e3))));
+  t.push_back(make_key("std", D, "normalisation std (RGB)", NAT_FIELD(data.std), each<3>(positive_at_most(1e3))));
   KeyDef interp = make_key("interpolation", D, "eval resize: bilinear | bicubic ('' = bicubic)",
                            NAT_FIELD(data.interpolation), one_of({"", "bilinear", "bicubic"}));
   auto interp_set = interp.set;
@@ -342,18 +370,20 @@ std::vector<KeyDef> build_table() {
   t.push_back(interp);
   t.push_back(make_key("train_interpolation", D, "random | bilinear | bicubic", NAT_FIELD(data.train_interpolation),
                        one_of({"random", "bilinear", "bicubic"})));
-  t.push_back(make_key("batch_size", D, "images per step per process", NAT_FIELD(data.batch_size), at_least(1)));
+  t.push_back(make_key("batch_size", D, "images per step per process", NAT_FIELD(data.batch_size), between(1, 65536)));
   t.push_back(make_key("validation_batch_size", D, "eval batch (0: batch_size)", NAT_FIELD(data.validation_batch_size),
-                       at_least(0)));
+                       between(0, 65536)));
   t.push_back(
-      make_key("workers", D, "loader threads (0: in the training thread)", NAT_FIELD(data.workers), at_least(0)));
+      make_key("workers", D, "loader threads (0: in the training thread)", NAT_FIELD(data.workers), between(0, 1024)));
   t.push_back(make_key("pin_mem", D, "pinned host batches (used only with a GPU)", NAT_FIELD(data.pin_mem)));
   t.push_back(make_key("seed", D, "seed of the model init, data order, augmentation and drop path",
                        NAT_FIELD(data.seed), at_least(0)));
   // ---- augmentation ----
   t.push_back(make_key("no_aug", A, "train with eval geometry, no augmentation", NAT_FIELD(data.no_aug)));
-  t.push_back(make_key("scale", A, "RandomResizedCrop area range", NAT_FIELD(data.scale), each<2>(positive())));
-  t.push_back(make_key("ratio", A, "RandomResizedCrop aspect range", NAT_FIELD(data.ratio), each<2>(positive())));
+  t.push_back(
+      make_key("scale", A, "RandomResizedCrop area range", NAT_FIELD(data.scale), each<2>(positive_at_most(1))));
+  t.push_back(
+      make_key("ratio", A, "RandomResizedCrop aspect range", NAT_FIELD(data.ratio), each<2>(positive_at_most(100))));
   t.push_back(make_key("hflip", A, "horizontal flip probability", NAT_FIELD(data.hflip), unit_closed()));
   t.push_back(make_key("vflip", A, "vertical flip probability", NAT_FIELD(data.vflip), unit_closed()));
   t.push_back(
@@ -378,33 +408,35 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("reprob", A, "random erasing probability", NAT_FIELD(data.reprob), unit_closed()));
   t.push_back(make_key("remode", A, "random erasing fill: const | rand | pixel", NAT_FIELD(data.remode),
                        one_of({"const", "rand", "pixel"})));
-  t.push_back(make_key("recount", A, "random erasing count", NAT_FIELD(data.recount), at_least(1)));
-  t.push_back(make_key("mixup", A, "mixup alpha (0: off)", NAT_FIELD(data.mixup), nonneg()));
-  t.push_back(make_key("cutmix", A, "cutmix alpha (0: off)", NAT_FIELD(data.cutmix), nonneg()));
-  t.push_back(make_key("cutmix_minmax", A, "cutmix box ratio range (null: from alpha)", NAT_FIELD(data.cutmix_minmax)));
+  t.push_back(make_key("recount", A, "random erasing count", NAT_FIELD(data.recount), between(1, 100)));
+  t.push_back(make_key("mixup", A, "mixup alpha (0: off)", NAT_FIELD(data.mixup), within(0, 1e3)));
+  t.push_back(make_key("cutmix", A, "cutmix alpha (0: off)", NAT_FIELD(data.cutmix), within(0, 1e3)));
+  t.push_back(make_key("cutmix_minmax", A, "cutmix box ratio range (null: from alpha)", NAT_FIELD(data.cutmix_minmax),
+                       each<2>(unit_closed())));
   t.push_back(make_key("mixup_prob", A, "probability of mixing a batch", NAT_FIELD(data.mixup_prob), unit_closed()));
   t.push_back(make_key("mixup_switch_prob", A, "probability of cutmix when both are on",
                        NAT_FIELD(data.mixup_switch_prob), unit_closed()));
   t.push_back(
       make_key("mixup_mode", A, "batch | pair | elem", NAT_FIELD(data.mixup_mode), one_of({"batch", "pair", "elem"})));
   t.push_back(make_key("mixup_off_epoch", A, "stop mixing at this epoch (0: never)", NAT_FIELD(data.mixup_off_epoch),
-                       at_least(0)));
+                       between(0, 1000000)));
   t.push_back(make_key("smoothing", A, "label smoothing", NAT_FIELD(data.smoothing), unit_open()));
   // ---- optimiser ----
   t.push_back(make_key("opt", O, "adamw | sgd (nesterov, as timm) | nesterov | momentum", NAT_FIELD(opt),
                        one_of({"adamw", "sgd", "nesterov", "momentum"})));
-  t.push_back(make_key("opt_eps", O, "AdamW epsilon", NAT_FIELD(opt_eps), positive()));
+  t.push_back(make_key("opt_eps", O, "AdamW epsilon", NAT_FIELD(opt_eps), positive_at_most(1)));
   t.push_back(make_key("opt_betas", O, "AdamW betas", NAT_FIELD(opt_betas), each<2>(unit_open())));
   t.push_back(make_key("momentum", O, "SGD momentum", NAT_FIELD(momentum), unit_open()));
-  t.push_back(
-      make_key("weight_decay", O, "decoupled (AdamW) or L2 (SGD) weight decay", NAT_FIELD(weight_decay), nonneg()));
+  t.push_back(make_key("weight_decay", O, "decoupled (AdamW) or L2 (SGD) weight decay", NAT_FIELD(weight_decay),
+                       within(0, 1e3)));
   t.push_back(make_key("decay_rpb", O, "weight-decay the rpb tables (nat-spec 4.3: the pinned timm does)",
                        NAT_FIELD(decay_rpb)));
-  t.push_back(make_key("clip_grad", O, "gradient clipping threshold (null: off)", NAT_FIELD(clip_grad), positive()));
+  t.push_back(
+      make_key("clip_grad", O, "gradient clipping threshold (null: off)", NAT_FIELD(clip_grad), positive_at_most(1e9)));
   t.push_back(
       make_key("clip_mode", O, "norm (global L2 norm) | value", NAT_FIELD(clip_mode), one_of({"norm", "value"})));
-  t.push_back(
-      make_key("grad_accum_steps", O, "micro-batches per optimizer step", NAT_FIELD(grad_accum_steps), at_least(1)));
+  t.push_back(make_key("grad_accum_steps", O, "micro-batches per optimizer step", NAT_FIELD(grad_accum_steps),
+                       between(1, 65536)));
   // ---- schedule ----
   t.push_back(make_key("sched", S, "cosine | step | const", NAT_FIELD(sched), one_of({"cosine", "step", "const"})));
   t.push_back(
@@ -415,17 +447,20 @@ std::vector<KeyDef> build_table() {
     c.sched_epochwise = n.IsNull() ? defaults().sched_epochwise : !Codec<bool>::parse(n);
   };
   t.push_back(on_updates);
-  t.push_back(make_key("lr", S, "peak learning rate", NAT_FIELD(lr), positive()));
-  t.push_back(make_key("warmup_lr", S, "learning rate at the start of warmup", NAT_FIELD(warmup_lr), nonneg()));
-  t.push_back(make_key("min_lr", S, "cosine floor, and the cooldown learning rate", NAT_FIELD(min_lr), nonneg()));
-  t.push_back(make_key("epochs", S, "epochs of the schedule (cooldown comes on top)", NAT_FIELD(epochs), at_least(1)));
-  t.push_back(make_key("warmup_epochs", S, "linear warmup epochs", NAT_FIELD(warmup_epochs), at_least(0)));
+  t.push_back(make_key("lr", S, "peak learning rate", NAT_FIELD(lr), positive_at_most(1e3)));
+  t.push_back(make_key("warmup_lr", S, "learning rate at the start of warmup", NAT_FIELD(warmup_lr), within(0, 1e3)));
+  t.push_back(make_key("min_lr", S, "cosine floor, and the cooldown learning rate", NAT_FIELD(min_lr), within(0, 1e3)));
   t.push_back(
-      make_key("cooldown_epochs", S, "epochs at min_lr after the schedule", NAT_FIELD(cooldown_epochs), at_least(0)));
-  t.push_back(make_key("decay_epochs", S, "step schedule: epochs between decays", NAT_FIELD(decay_epochs), positive()));
-  t.push_back(make_key("decay_rate", S, "step schedule: factor per decay", NAT_FIELD(decay_rate), positive()));
+      make_key("epochs", S, "epochs of the schedule (cooldown comes on top)", NAT_FIELD(epochs), between(1, 1000000)));
+  t.push_back(make_key("warmup_epochs", S, "linear warmup epochs", NAT_FIELD(warmup_epochs), between(0, 1000000)));
+  t.push_back(make_key("cooldown_epochs", S, "epochs at min_lr after the schedule", NAT_FIELD(cooldown_epochs),
+                       between(0, 1000000)));
+  t.push_back(make_key("decay_epochs", S, "step schedule: epochs between decays", NAT_FIELD(decay_epochs),
+                       positive_at_most(1e6)));
   t.push_back(
-      make_key("start_epoch", S, "override the epoch to start (or resume) at", NAT_FIELD(start_epoch), at_least(0)));
+      make_key("decay_rate", S, "step schedule: factor per decay", NAT_FIELD(decay_rate), positive_at_most(1e3)));
+  t.push_back(make_key("start_epoch", S, "override the epoch to start (or resume) at", NAT_FIELD(start_epoch),
+                       between(0, 1000000)));
   // ---- EMA, precision, device, run ----
   t.push_back(make_key("model_ema", R, "keep an exponential moving average of the weights", NAT_FIELD(model_ema)));
   t.push_back(make_key("model_ema_decay", R, "EMA decay per optimizer step", NAT_FIELD(model_ema_decay), unit_open()));
@@ -440,18 +475,20 @@ std::vector<KeyDef> build_table() {
                            return std::string();
                          return "must be '', cpu, cuda or cuda:N, got '" + v + "'";
                        }));
-  t.push_back(make_key("threads", R, "CPU threads for the ops (0: OpenMP's default)", NAT_FIELD(threads), at_least(0)));
+  t.push_back(
+      make_key("threads", R, "CPU threads for the ops (0: OpenMP's default)", NAT_FIELD(threads), between(0, 1024)));
   t.push_back(make_key("dist_backend", R, "auto (nccl on CUDA, mpi on the CPU) | mpi | nccl", NAT_FIELD(dist_backend),
                        one_of({"auto", "mpi", "nccl"})));
   t.push_back(make_key("dist_timeout", R, "seconds a collective may take before the job is aborted",
-                       NAT_FIELD(dist_timeout), positive()));
+                       NAT_FIELD(dist_timeout), positive_at_most(7 * 24 * 3600)));
   t.push_back(make_key("dist_bucket_mb", R, "gradient all-reduce bucket size in MiB (the first is 1 MiB)",
-                       NAT_FIELD(dist_bucket_mb), positive()));
+                       NAT_FIELD(dist_bucket_mb), positive_at_most(4096)));
   t.push_back(make_key("output", R, "run directory parent ('' : ./output/train)", NAT_FIELD(output)));
   t.push_back(make_key("experiment", R, "run directory name ('' : <date>-<model>-<img_size>)", NAT_FIELD(experiment)));
-  t.push_back(make_key("log_interval", R, "optimizer steps between log lines", NAT_FIELD(log_interval), at_least(1)));
+  t.push_back(make_key("log_interval", R, "optimizer steps between log lines", NAT_FIELD(log_interval),
+                       between(1, 1000000000)));
   t.push_back(make_key("checkpoint_hist", R, "checkpoint-<epoch> files kept (best by eval_metric)",
-                       NAT_FIELD(checkpoint_hist), at_least(1)));
+                       NAT_FIELD(checkpoint_hist), between(1, 10000)));
   t.push_back(make_key("eval_metric", R, "top1 | top5 | loss (chooses best.safetensors)", NAT_FIELD(eval_metric),
                        one_of({"top1", "top5", "loss"})));
   t.push_back(make_key("disable_eval", R, "skip evaluation after each epoch", NAT_FIELD(disable_eval)));
@@ -459,7 +496,7 @@ std::vector<KeyDef> build_table() {
   t.push_back(
       make_key("no_resume_opt", R, "resume the weights only, not the optimizer state", NAT_FIELD(no_resume_opt)));
   t.push_back(make_key("max_steps", R, "stop cleanly after this many optimizer steps (0: no limit)",
-                       NAT_FIELD(max_steps), at_least(0)));
+                       NAT_FIELD(max_steps), between(0, int64_t{1} << 40)));
   t.push_back(make_key("progress", R, "auto | bar | lines | none", NAT_FIELD(progress),
                        one_of({"auto", "bar", "lines", "none"})));
   KeyDef data_alias = make_key("data", D, "timm's old name of data_dir", NAT_FIELD(data.data_dir));

@@ -192,6 +192,24 @@ TEST(NnNat, JsonSpecs) {
   NAT_EXPECT_ERROR(parse_nat_spec("{"), "not valid JSON");
 }
 
+// Issue 17: a spec's sizes are bounded before anything is allocated (10^8 layers ended in std::bad_alloc,
+// mlp_ratio 1e30 in a negative layer width).
+TEST(NnNat, AbsurdSpecsAreRefusedNamingTheField) {
+  NAT_EXPECT_ERROR(parse_nat_spec(R"({"embed_dim": 16, "depths": [100000000], "num_heads": [1], "kernel_size": 3})"),
+                   "depths[0] must be in [1, 1024]");
+  NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "mlp_ratio": 1e30})"), "mlp_ratio must be in (0, 64]");
+  NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "mlp_ratio": 0.001})"), "no hidden unit");
+  NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "embed_dim": 1048576})"), "embed_dim must be in [2, 65536]");
+  NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_base", "embed_dim": 65536})"), "exceeds 2^20 channels");
+  NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "kernel_size": 257})"),
+                   "kernel_size must be odd and in [1, 255]");
+  NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "num_classes": 100000000})"), "num_classes");
+  NAT_EXPECT_ERROR(parse_nat_spec(R"({"depths": [1024, 1024, 1024, 1024, 1024], "num_heads": [1, 1, 1, 1, 1]})"),
+                   "at most 4096 layers");
+  EXPECT_NO_THROW(parse_nat_spec("nat_base"));
+  EXPECT_NO_THROW(parse_nat_spec("dinat_base"));
+}
+
 TEST(NnNat, OutputAndStageShapesAt224And192) {
   // NAT-Mini with cheap random weights: the seeded trunc_normal init of 20M weights takes seconds, and
   // shapes and finiteness do not depend on the distribution (LayerNorms and gammas keep their 1/0 init).

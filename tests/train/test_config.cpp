@@ -235,5 +235,56 @@ TEST(TrainConfig, EveryKeyIsListedWithItsDefault) {
   }
 }
 
+// Issue 17: every numeric key has a range, so an absurd value is an error naming the key before any work
+// (--threads 65536 used to segfault, mlp_ratio 1e30 overflowed to a negative layer width).
+TEST(TrainConfig, EveryNumericKeyRefusesAbsurdValues) {
+  int numeric = 0;
+  for (const auto& info : config_keys()) {
+    std::string absurd;
+    if (info.type == "int" || info.type == "int or null")
+      absurd = "4611686018427387904";  // 2^62
+    else if (info.type == "float" || info.type == "float or null")
+      absurd = "1e300";
+    else if (info.type == "int list" || info.type == "int list or null")
+      absurd = "[4611686018427387904]";
+    else if (info.type == "int list list" || info.type == "int list list or null")
+      absurd = "[[4611686018427387904]]";
+    else if (info.type.rfind("float[", 0) == 0)
+      absurd = info.type == "float[3]" ? "[1e300, 1e300, 1e300]" : "[1e300, 1e300]";
+    else
+      continue;
+    if (info.name == "seed") continue;  // any non-negative 64-bit seed is a valid seed
+    ++numeric;
+    TrainConfig c;
+    EXPECT_THROW(apply_key(c, info.name, absurd, "--" + info.name), Error) << info.name << " accepted " << absurd;
+  }
+  EXPECT_GE(numeric, 40);
+}
+
+TEST(TrainConfig, ThreadsAndWorkersHaveUpperBounds) {
+  TrainConfig c;
+  NAT_EXPECT_ERROR(apply_key(c, "threads", "65536", "--threads"), "threads", "[0, 1024]", "65536");
+  NAT_EXPECT_ERROR(apply_key(c, "workers", "5000", "--workers"), "workers", "[0, 1024]");
+  apply_key(c, "threads", "8", "--threads");
+  EXPECT_EQ(c.threads, 8);
+}
+
+TEST(TrainConfig, MlpRatioThatWouldOverflowIsRefused) {
+  NAT_EXPECT_ERROR(parse("model: nat_mini\nmlp_ratio: 1e30\n"), "mlp_ratio", "1e+30");
+  NAT_EXPECT_ERROR(parse("model: '{\"base\": \"nat_mini\", \"mlp_ratio\": 1e30}'\n"), "mlp_ratio");
+}
+
+// A kernel_size above the first level's map (img_size / 4) pads every level: 242 s and 18 GB for one step of
+// 16 images at kernel_size 99 on a 7x7 map. Refused unless allowed; the official 224 px configs pass.
+TEST(TrainConfig, WindowLargerThanTheFirstLevelIsRefusedUnlessAllowed) {
+  NAT_EXPECT_ERROR(parse("model: nat_mini\nkernel_size: 99\nimg_size: 28\n"), "kernel_size 99", "7x7",
+                   "allow_large_window");
+  TrainConfig ok = parse("model: nat_mini\nkernel_size: 99\nimg_size: 28\nallow_large_window: true\n");
+  EXPECT_TRUE(ok.allow_large_window);
+  EXPECT_NO_THROW(parse("model: dinat_tiny\nimg_size: 224\n"));
+  EXPECT_NO_THROW(parse("model: nat_base\nimg_size: 224\n"));
+  NAT_EXPECT_ERROR(parse("model: nat_mini\nkernel_size: 257\n"), "kernel_size", "[1, 255]");
+}
+
 }  // namespace
 }  // namespace nat::train
