@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages nat.cpp builds against, only those not yet installed, and says
 # whether the CUDA backend will be built. Silent apart from one status line when all are present.
-#   scripts/deps.sh           build, test and run dependencies
-#   scripts/deps.sh --bench   also python3-torch and python3-torchvision, the PyTorch baselines of the benchmarks
+#   scripts/deps.sh           build, test and run dependencies (python3-torch: the tests' PyTorch reference)
+#   scripts/deps.sh --bench   also python3-torchvision, for the PyTorch baselines of the benchmarks
 #   scripts/deps.sh --check   list what is missing and exit 1 if anything is; installs nothing
 # Installing needs root. The CUDA toolkit is not a Debian package here: it is looked for at
 # /usr/local/cuda/bin/nvcc (or nvcc on PATH), and the build turns CUDA on when it is found.
@@ -15,11 +15,12 @@ packages=(
   libjpeg62-turbo-dev zlib1g-dev  # used directly by data/ (JPEG region decoding, gzipped digits.png)
   opencv-doc  # ships samples/data/digits.png, the data set of the main job
   python3
+  python3-torch  # the independent reference of tests/nn/test_torch_crosscheck.cpp (logits and gradients)
 )
 check_only=0
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(python3-torch python3-torchvision) ;;
+    --bench) packages+=(python3-torchvision) ;;
     --check) check_only=1 ;;
     -h | --help)
       sed -n '2,8s/^# \{0,1\}//p' "$0"
