@@ -52,6 +52,7 @@ void DataConfig::validate() const {
   NAT_CHECK(batch_size >= 1, w, "batch_size must be >= 1, got ", batch_size);
   NAT_CHECK(validation_batch_size >= 0, w, "validation_batch_size must be >= 0, got ", validation_batch_size);
   NAT_CHECK(workers >= 0 && workers <= 1024, w, "workers must be in [0, 1024], got ", workers);
+  NAT_CHECK(max_image_pixels >= 0, w, "max_image_pixels must be >= 0 (0: no limit), got ", max_image_pixels);
   NAT_CHECK(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1, w,
             "scale must be (min, max) with 0 < min <= max <= 1, got ", list_str(scale));
   NAT_CHECK(ratio[0] > 0 && ratio[0] <= ratio[1], w, "ratio must be (min, max) with 0 < min <= max, got ",
@@ -106,6 +107,7 @@ std::vector<std::pair<std::string, std::string>> DataConfig::rows() const {
       {"workers", std::to_string(workers)},
       {"pin_mem", pin_mem ? "true" : "false"},
       {"seed", std::to_string(seed)},
+      {"max_image_pixels", max_image_pixels ? std::to_string(max_image_pixels) : "0 (no limit)"},
       {"no_aug", no_aug ? "true" : "false"},
       {"scale", list_str(scale)},
       {"ratio", list_str(ratio)},

@@ -36,6 +36,11 @@ struct DataConfig {
   bool pin_mem = true;                // timm's CLI default is false; pinned only when a GPU exists
   int64_t seed = 42;
 
+  // ---- decoding ----
+  // Images whose header promises more pixels are refused before anything is allocated (a JPEG of 900
+  // bytes can claim 65500 x 65500 pixels, 13 GB decoded). 0: no limit. Default: PIL's MAX_IMAGE_PIXELS.
+  int64_t max_image_pixels = 89478485;
+
   // ---- train augmentation ----
   bool no_aug = false;  // train with the eval-style resize + center crop (crop_pct 1)
   std::array<double, 2> scale = {0.08, 1.0};

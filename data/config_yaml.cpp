@@ -64,6 +64,7 @@ const std::map<std::string, Setter>& setters() {
     NAT_KEY(workers, int64_t);
     NAT_KEY(pin_mem, bool);
     NAT_KEY(seed, int64_t);
+    NAT_KEY(max_image_pixels, int64_t);
     NAT_KEY(no_aug, bool);
     NAT_ARRAY(scale, 2);
     NAT_ARRAY(ratio, 2);
