@@ -14,10 +14,12 @@ struct TopK {
 };
 
 // logits: [N, C] (any floating dtype or device); labels: i64 [N]. Counts the rows whose label is among
-// the k largest logits, for k = 1 and min(5, C).
+// the k largest logits, for k = 1 and min(5, C). NaN ranks below every number, and a row whose label's
+// logit is NaN or infinite is never a hit.
 TopK topk_hits(const Tensor& logits, const Tensor& labels);
 
-// For `nat predict`: the k best (class, probability) pairs of each row of softmax(logits).
+// For `nat predict`: the k best (class, probability) pairs of each row of softmax(logits), NaN logits
+// last. A row holding NaN or +inf has NaN probabilities, as torch's softmax.
 std::vector<std::vector<std::pair<int64_t, double>>> topk_probabilities(const Tensor& logits, int64_t k);
 
 // Running mean of a per-batch value weighted by the batch size (timm's AverageMeter).
