@@ -379,7 +379,7 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("seed", D, "seed of the model init, data order, augmentation and drop path",
                        NAT_FIELD(data.seed), at_least(0)));
   t.push_back(make_key("max_image_pixels", D, "refuse images with more pixels, from the header (0: no limit)",
-                       NAT_FIELD(data.max_image_pixels), at_least(0)));
+                       NAT_FIELD(data.max_image_pixels), between(0, int64_t{1} << 40)));
   // ---- augmentation ----
   t.push_back(make_key("no_aug", A, "train with eval geometry, no augmentation", NAT_FIELD(data.no_aug)));
   t.push_back(

@@ -57,7 +57,7 @@ TEST(CliErrors, EveryNumericOptionHasARange) {
   expect_error("trace --model nat_mini --batch -3", {"--batch", "[1, 4096]"});
   expect_error("trace --model nat_mini --img-size 99999999999999999999", {"--img-size", "[8, 4096]"});
   expect_error("trace --model nat_mini --img-size 12abc", {"--img-size", "expects an integer", "12abc"});
-  expect_error("kernel na2d --kernel-size 100000", {"--kernel-size", "[1, 255]"});
+  expect_error("bench na --batch 0", {"--batch", "[1, 4096]"});
   expect_error("info --model nat_mini --depth 0", {"--depth", "[1, 16]"});
   expect_error("train --model nat_mini --threads 65536 --dry-run", {"threads", "[0, 1024]"});
 }

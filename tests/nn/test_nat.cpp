@@ -200,7 +200,9 @@ TEST(NnNat, AbsurdSpecsAreRefusedNamingTheField) {
   NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "mlp_ratio": 1e30})"), "mlp_ratio must be in (0, 64]");
   NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "mlp_ratio": 0.001})"), "no hidden unit");
   NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "embed_dim": 1048576})"), "embed_dim must be in [2, 65536]");
-  NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_base", "embed_dim": 65536})"), "exceeds 2^20 channels");
+  NAT_EXPECT_ERROR(
+      parse_nat_spec(R"({"embed_dim": 65536, "depths": [1, 1, 1, 1, 1, 1], "num_heads": [1, 1, 1, 1, 1, 1]})"),
+      "exceeds 2^20 channels");
   NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "kernel_size": 257})"),
                    "kernel_size must be odd and in [1, 255]");
   NAT_EXPECT_ERROR(parse_nat_spec(R"({"base": "nat_mini", "num_classes": 100000000})"), "num_classes");

@@ -100,10 +100,10 @@ TEST(TrainConfig, WrongTypesNameKeyAndFile) {
 }
 
 TEST(TrainConfig, ImpossibleValuesNameKeyAndFile) {
-  NAT_EXPECT_ERROR(parse("lr: -1\n"), "test.yaml", "key 'lr'", "must be > 0");
+  NAT_EXPECT_ERROR(parse("lr: -1\n"), "test.yaml", "key 'lr'", "must be in (0, 1000]");
   NAT_EXPECT_ERROR(parse("smoothing: 1.5\n"), "test.yaml", "key 'smoothing'", "[0, 1)");
   NAT_EXPECT_ERROR(parse("opt: adam\n"), "test.yaml", "key 'opt'", "must be one of");
-  NAT_EXPECT_ERROR(parse("batch_size: 0\n"), "test.yaml", "key 'batch_size'", ">= 1");
+  NAT_EXPECT_ERROR(parse("batch_size: 0\n"), "test.yaml", "key 'batch_size'", "must be in [1, 65536]");
   NAT_EXPECT_ERROR(parse("hflip: 2\n"), "test.yaml", "key 'hflip'", "probability");
   NAT_EXPECT_ERROR(parse("aa: auto-v0\n"), "test.yaml", "key 'aa'", "RandAugment");
   NAT_EXPECT_ERROR(parse("device: gpu\n"), "test.yaml", "key 'device'");
