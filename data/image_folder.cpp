@@ -160,6 +160,7 @@ ImageFolder::ImageFolder(const std::string& split_dir, ImageFolderOptions option
 
   // Label = leaf folder name; files directly in the split folder have no class.
   std::vector<std::pair<std::string, std::string>> files;  // (relative path, label)
+  std::set<std::string> top_with_images;                   // first component of each image's path
   int64_t at_root = 0;
   for (const auto& rel : index->files) {
     fs::path p(rel);
@@ -167,9 +168,9 @@ ImageFolder::ImageFolder(const std::string& split_dir, ImageFolderOptions option
       ++at_root;
       continue;
     }
+    top_with_images.insert(p.begin()->string());
     files.emplace_back(rel, p.parent_path().filename().string());
   }
-
   if (options.classes.empty()) {
     std::set<std::string> labels;
     for (const auto& f : files) labels.insert(f.second);
@@ -205,6 +206,20 @@ ImageFolder::ImageFolder(const std::string& split_dir, ImageFolderOptions option
                           " <split>/<class>/ first")
                     : std::string(),
             "; images are .png, .jpg or .jpeg files inside one folder per class)");
+  // A class folder without images would silently drop a class and shift every later label (or, for the
+  // validation split, score nothing of that class): refused, as torchvision's ImageFolder refuses it.
+  // Hidden folders (.ipynb_checkpoints, ...) are not classes.
+  std::vector<std::string> empty_classes;
+  for (const auto& [rel, mtime] : index->dirs) {
+    if (rel.empty() || rel == "." || rel.find('/') != std::string::npos || rel[0] == '.') continue;
+    if (!top_with_images.count(rel)) empty_classes.push_back(rel);
+  }
+  std::sort(empty_classes.begin(), empty_classes.end(), natural_less);
+  NAT_CHECK(empty_classes.empty(), "[image folder] class folder '", empty_classes.empty() ? "" : empty_classes[0],
+            "' in ", root_, " holds no image file (.png, .jpg, .jpeg)",
+            empty_classes.size() > 1 ? str(", nor do ", empty_classes.size() - 1, " more") : std::string(),
+            "; remove it or add images (a class without images would shift the labels of the classes after it)");
+
   if (at_root > 0)
     std::fprintf(stderr, "nat data: warning: %lld image(s) directly in %s have no class folder and are ignored\n",
                  static_cast<long long>(at_root), root_.c_str());

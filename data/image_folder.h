@@ -1,7 +1,8 @@
 // ImageFolder datasets, as timm reads them: <data_dir>/<split>/<class>/.../<image>, listed recursively,
 // the label being the leaf folder's name; classes and files sorted with timm's natural_key, so
 // ImageNet's wnids map to 0..999 in the standard order. Only .png/.jpg/.jpeg (any case) are listed.
-// A listing is cached (data/file_index.h) and reused while no folder of the tree has changed.
+// A listing is cached (data/file_index.h) and reused while no folder of the tree has changed. A class
+// folder (a folder directly in the split, not hidden) without any image is refused, as torchvision does.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +27,8 @@ struct ImageFolderOptions {
 
 class ImageFolder {
  public:
-  // `split_dir` is the split folder itself. Throws nat::Error when it is missing or holds no images.
+  // `split_dir` is the split folder itself. Throws nat::Error when it is missing, holds no images, or
+  // has a class folder without images.
   explicit ImageFolder(const std::string& split_dir, ImageFolderOptions options = {});
 
   const std::string& root() const { return root_; }

@@ -87,6 +87,28 @@ TEST(ImageFolder, EmptyOrFlatSplitsAreClearErrors) {
   NAT_EXPECT_ERROR(ImageFolder(d / "missing", {.classes = {}, .cache_dir = ""}), "does not exist");
 }
 
+// Issue 17: an empty class folder in train/ trained 9 classes under num_classes 10 with every later
+// label shifted by one. Refused now, as torchvision's ImageFolder refuses it, in any split.
+TEST(ImageFolder, EmptyClassFolderIsRefused) {
+  TempDir d;
+  touch(d / "train/a/1.png");
+  fs::create_directories(d / "train/b");
+  touch(d / "train/b/readme.txt");  // not an image
+  touch(d / "train/c/2.png");
+  touch(d / "train/d/nested/3.png");                       // images further down count for d
+  fs::create_directories(d / "train/.ipynb_checkpoints");  // hidden: not a class
+  NAT_EXPECT_ERROR(ImageFolder(d / "train", {.classes = {}, .cache_dir = ""}), "class folder 'b'", "holds no image",
+                   "remove it or add images");
+  fs::create_directories(d / "train/e");
+  NAT_EXPECT_ERROR(ImageFolder(d / "train", {.classes = {}, .cache_dir = ""}), "'b'", "nor do 1 more");
+  NAT_EXPECT_ERROR(ImageFolder(d / "train", {.classes = {"a", "b", "c", "nested"}, .cache_dir = ""}),
+                   "class folder 'b'");
+  fs::remove_all(d / "train/b");
+  fs::remove_all(d / "train/e");
+  ImageFolder f(d / "train", {.classes = {}, .cache_dir = ""});
+  EXPECT_EQ(f.classes(), (std::vector<std::string>{"a", "c", "nested"}));
+}
+
 TEST(ImageFolder, FixedClassListSkipsUnknownFolders) {
   TempDir d;
   touch(d / "val/b/x.png");
