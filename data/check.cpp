@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "core/error.h"
@@ -61,7 +62,7 @@ CheckReport check_tree(const std::string& dir, const CheckOptions& opt) {
         std::vector<uint8_t> bytes = read_file_bytes(path);
         local.bytes += static_cast<int64_t>(bytes.size());
         ImageInfo info = probe_image(bytes.data(), bytes.size());
-        decode_rgb(bytes.data(), bytes.size());
+        decode_rgb(bytes.data(), bytes.size(), 1, opt.max_image_pixels);
         ImageFormat by_ext = format_of_extension(lower_ext(path));
         if (by_ext != ImageFormat::unknown && by_ext != info.format) ++local.format_differs_from_extension;
         if (info.format == ImageFormat::jpeg && info.channels == 4) ++local.cmyk_jpeg;
@@ -71,7 +72,15 @@ CheckReport check_tree(const std::string& dir, const CheckOptions& opt) {
         if (info.format != ImageFormat::jpeg && info.format != ImageFormat::png) ++local.other_format;
       } catch (const Error& e) {  // DecodeError, or a read error
         reason = e.what();
+      } catch (const std::bad_alloc&) {
+        reason = "out of memory while reading or decoding it";
+      } catch (const std::exception& e) {  // decode converts OpenCV's; anything else is still this file's
+        reason = str("unexpected error: ", e.what());
+      } catch (...) {
+        reason = "unexpected error of unknown type";
       }
+      for (char& c : reason)
+        if (c == '\n') c = ' ';
       int64_t d = ++done;
       if (!reason.empty() || (opt.on_progress && d % 1000 == 0)) {
         std::lock_guard<std::mutex> g(mu);
@@ -95,7 +104,13 @@ CheckReport check_tree(const std::string& dir, const CheckOptions& opt) {
   int64_t n = opt.workers > 0 ? opt.workers : std::max<int64_t>(1, std::thread::hardware_concurrency());
   n = std::min<int64_t>(n, std::max<int64_t>(1, rep.files));
   std::vector<std::thread> threads;
-  for (int64_t t = 1; t < n; ++t) threads.emplace_back(work);
+  for (int64_t t = 1; t < n; ++t) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {  // the system refuses more threads: check with those started
+      break;
+    }
+  }
   work();
   for (auto& t : threads) t.join();
   std::sort(rep.bad.begin(), rep.bad.end());

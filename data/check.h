@@ -8,11 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "data/image_info.h"
+
 namespace nat::data {
 
 struct CheckOptions {
   int64_t workers = 0;     // 0: all hardware threads
   bool all_files = false;  // also files without an image extension
+  // Images whose header promises more pixels are reported bad without being decoded (0: no limit).
+  int64_t max_image_pixels = kDefaultMaxImagePixels;
   // Called (from one thread at a time) for each file that fails, as soon as it is found.
   std::function<void(const std::string& path, const std::string& reason)> on_bad;
   // Called now and then (from one thread at a time) with the number of files done.
@@ -27,7 +31,9 @@ struct CheckReport {
   double seconds = 0;
 };
 
-// Throws nat::Error when `dir` does not exist; an empty tree gives files == 0.
+// Throws nat::Error when `dir` does not exist; an empty tree gives files == 0. Any failure on one
+// file (decoder error, OpenCV exception, out of memory) lists that file as bad with the reason; none ends
+// the check.
 CheckReport check_tree(const std::string& dir, const CheckOptions& options = {});
 
 }  // namespace nat::data

@@ -3,6 +3,8 @@
 // bytes (data/image_info.h). As PIL (and so timm) does, EXIF orientation is ignored and alpha dropped.
 // JPEGs can be decoded at 1/2, 1/4 or 1/8 size (libjpeg's DCT scaling), far cheaper when the pipeline
 // would shrink the image that much anyway, and only over the region a crop needs (data/jpeg_region.h).
+// Hostile files: the size is read from the header and checked against `max_pixels` (PIL's limit by
+// default; 0: none) before any decoder allocates, and every OpenCV exception becomes a DecodeError.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -12,8 +14,9 @@
 namespace nat::data {
 
 // Decodes to CV_8UC3 RGB. `reduce` (1, 2, 4 or 8) applies to JPEG only; other formats decode at full
-// size. Throws DecodeError with the reason (unknown format, truncated JPEG, decoder failure).
-cv::Mat decode_rgb(const uint8_t* data, size_t size, int reduce = 1);
+// size. Throws DecodeError with the reason (unknown format, no size in the header, over `max_pixels`,
+// truncated JPEG, decoder failure), and nat::Error when memory runs out.
+cv::Mat decode_rgb(const uint8_t* data, size_t size, int reduce = 1, int64_t max_pixels = kDefaultMaxImagePixels);
 
 // Part of an image: rows [y0, y0 + rgb.rows) and columns [x0, x0 + rgb.cols) of the image at 1/reduce
 // scale (JPEG only; other formats are whole, at full size), whose size is width x height.
@@ -26,8 +29,9 @@ struct DecodedRegion {
 
 // Decodes at least `want` (pixels of the 1/reduce image; empty: all). JPEGs with 1 or 3 components are
 // decoded by libjpeg-turbo directly, only over `want` rounded out to whole MCUs (when this build has the
-// libjpeg headers); everything else goes through cv::imdecode whole. Throws DecodeError.
-DecodedRegion decode_rgb_region(const uint8_t* data, size_t size, int reduce, cv::Rect want);
+// libjpeg headers); everything else goes through cv::imdecode whole. Throws as decode_rgb does.
+DecodedRegion decode_rgb_region(const uint8_t* data, size_t size, int reduce, cv::Rect want,
+                                int64_t max_pixels = kDefaultMaxImagePixels);
 
 // A side of the image at 1/reduce scale, as libjpeg computes it (rounded up).
 inline int reduced_size(int full, int reduce) { return (full + reduce - 1) / reduce; }

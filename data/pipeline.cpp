@@ -2,6 +2,7 @@
 // hflip, vflip, RandAugment (or colour jitter), erasing, so a sample is a pure function of its stream.
 #include "data/pipeline.h"
 
+#include <algorithm>
 #include <opencv2/core.hpp>
 #include <optional>
 #include <sstream>
@@ -72,13 +73,11 @@ void SamplePipeline::run(const uint8_t* data, size_t n, SampleRng& rng, float* o
   const double t0 = timing ? thread_cpu_seconds() : 0.0;
   double decode_s = 0;
 
+  // The geometry needs the size before decoding: from the header, which also refuses unknown formats,
+  // corrupt headers and images over max_image_pixels before anything is allocated.
   ImageInfo info = probe_image(data, n);
-  DecodedRegion img;
-  if (!info.has_size()) {  // a format whose header is not parsed here: decode first
-    img = decode_rgb_region(data, n, 1, cv::Rect());
-    info.width = img.width;
-    info.height = img.height;
-  }
+  if (!info.has_size()) decode_rgb_region(data, n, 1, cv::Rect(), cfg.max_image_pixels);  // throws, saying why
+  check_image_size(info, cfg.max_image_pixels);
   const int W = info.width, H = info.height;
 
   // Geometry in source pixels, then the interpolation and flips.
@@ -98,31 +97,36 @@ void SamplePipeline::run(const uint8_t* data, size_t n, SampleRng& rng, float* o
     if (cfg.vflip > 0) vflip = rng.uniform() < cfg.vflip;
   }
 
-  if (img.rgb.empty()) {
-    // JPEG: decode at the largest reduction that still shrinks, and only the pixels the resize reads.
-    cv::Rect want;
-    int reduce = 1;
-    if (info.format == ImageFormat::jpeg) {
-      reduce = jpeg_reduction(box.w, box.h, S, S);
-      const int rw = reduced_size(W, reduce), rh = reduced_size(H, reduce);
-      const double fx = static_cast<double>(rw) / W, fy = static_cast<double>(rh) / H;
-      want = source_region(rw, rh, {box.x * fx, box.y * fy, box.w * fx, box.h * fy}, S, S, interp);
-    }
-    img = decode_rgb_region(data, n, reduce, want);
+  // JPEG: decode at the largest reduction that still shrinks, and only the pixels the resize reads.
+  cv::Rect want;
+  int reduce = 1;
+  if (info.format == ImageFormat::jpeg) {
+    reduce = jpeg_reduction(box.w, box.h, S, S);
+    const int rw = reduced_size(W, reduce), rh = reduced_size(H, reduce);
+    const double fx = static_cast<double>(rw) / W, fy = static_cast<double>(rh) / H;
+    want = source_region(rw, rh, {box.x * fx, box.y * fy, box.w * fx, box.h * fy}, S, S, interp);
   }
+  const DecodedRegion img = decode_rgb_region(data, n, reduce, want, cfg.max_image_pixels);
   // Map the box to the decoded pixels: the (reduced) image's scale, then the region's origin.
   const double sx = static_cast<double>(img.width) / W, sy = static_cast<double>(img.height) / H;
   box = {box.x * sx - img.x0, box.y * sy - img.y0, box.w * sx, box.h * sy};
   if (timing) decode_s = thread_cpu_seconds() - t0;
 
   thread_local cv::Mat small;
-  resize_box(img.rgb, small, S, S, box, interp, hflip);
-  if (vflip) cv::flip(small, small, 0);
-  if (!eval_geometry) {
-    if (m.ra)
-      (*m.ra)(small, rng);
-    else if (cfg.color_jitter > 0)
-      color_jitter(small, cfg.color_jitter, rng);
+  try {
+    resize_box(img.rgb, small, S, S, box, interp, hflip);
+    if (vflip) cv::flip(small, small, 0);
+    if (!eval_geometry) {
+      if (m.ra)
+        (*m.ra)(small, rng);
+      else if (cfg.color_jitter > 0)
+        color_jitter(small, cfg.color_jitter, rng);
+    }
+  } catch (const cv::Exception& e) {  // callers see nat::Error only (no OpenCV type crosses this API)
+    std::string what = e.err.empty() ? e.what() : e.err;
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    NAT_THROW("[pipeline] OpenCV failed while augmenting a ", W, " x ", H, " ", format_name(info.format),
+              " image: ", what);
   }
   m.norm.to_chw(small, out);
   if (erase && erases()) random_erase(out, 3, S, S, m.erase, rng);

@@ -16,6 +16,12 @@
 #include <opencv2/imgproc.hpp>
 #endif
 
+#if NAT_WITH_OPENCV && NAT_TEST_WITH_LIBJPEG
+#include <jpeglib.h>
+
+#include <cstdio>  // jpeglib.h needs FILE and size_t declared first
+#endif
+
 namespace nat::testing {
 
 // A fresh folder under $TMPDIR (or under `base`), removed with everything in it at scope exit.
@@ -82,5 +88,98 @@ inline std::vector<uint8_t> encode(const cv::Mat& img, const std::string& ext, i
   return bytes;
 }
 #endif
+
+#if NAT_WITH_OPENCV && NAT_TEST_WITH_LIBJPEG
+// A 4-component JPEG from libjpeg, values stored inverted as Adobe Photoshop writes CMYK (so RGB = C*K/255).
+inline std::vector<uint8_t> cmyk_jpeg(const cv::Mat& rgb, bool ycck) {
+  jpeg_compress_struct c{};
+  jpeg_error_mgr err{};
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&c, &out, &size);
+  c.image_width = static_cast<JDIMENSION>(rgb.cols);
+  c.image_height = static_cast<JDIMENSION>(rgb.rows);
+  c.input_components = 4;
+  c.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&c);
+  jpeg_set_colorspace(&c, ycck ? JCS_YCCK : JCS_CMYK);
+  jpeg_set_quality(&c, 95, TRUE);
+  jpeg_start_compress(&c, TRUE);
+  std::vector<uint8_t> row(static_cast<size_t>(rgb.cols) * 4);
+  while (c.next_scanline < c.image_height) {
+    const cv::Vec3b* p = rgb.ptr<cv::Vec3b>(static_cast<int>(c.next_scanline));
+    for (int x = 0; x < rgb.cols; ++x) {
+      row[4 * x] = p[x][0];
+      row[4 * x + 1] = p[x][1];
+      row[4 * x + 2] = p[x][2];
+      row[4 * x + 3] = 255;  // K = 255 (inverted): no black
+    }
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  std::vector<uint8_t> bytes(out, out + size);
+  free(out);
+  return bytes;
+}
+#endif
+
+// ---- hostile files, made by editing the headers of valid ones ----
+
+// The CRC-32 of PNG chunks (ISO 3309, reflected polynomial 0xEDB88320), bitwise.
+inline uint32_t crc32(const uint8_t* p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+// A JPEG whose first SOF header claims width x height: its scan data is the original's, so it decodes
+// (with a premature-end warning) only if a decoder trusts the header and allocates for it.
+inline std::vector<uint8_t> with_jpeg_size(std::vector<uint8_t> jpg, int width, int height) {
+  for (size_t i = 2; i + 9 < jpg.size(); ++i) {
+    if (jpg[i] == 0xFF && (jpg[i + 1] == 0xC0 || jpg[i + 1] == 0xC1 || jpg[i + 1] == 0xC2)) {
+      jpg[i + 5] = static_cast<uint8_t>(height >> 8);
+      jpg[i + 6] = static_cast<uint8_t>(height);
+      jpg[i + 7] = static_cast<uint8_t>(width >> 8);
+      jpg[i + 8] = static_cast<uint8_t>(width);
+      return jpg;
+    }
+  }
+  ADD_FAILURE() << "no SOF marker in the JPEG";
+  return jpg;
+}
+
+// A PNG whose IHDR claims width x height, with a valid chunk CRC (libpng checks it): a "PNG bomb" header.
+inline std::vector<uint8_t> with_png_size(std::vector<uint8_t> png, uint32_t width, uint32_t height) {
+  EXPECT_GE(png.size(), 33u);
+  for (int k = 0; k < 4; ++k) {
+    png[16 + k] = static_cast<uint8_t>(width >> (24 - 8 * k));
+    png[20 + k] = static_cast<uint8_t>(height >> (24 - 8 * k));
+  }
+  const uint32_t c = crc32(png.data() + 12, 17);  // chunk type and data
+  for (int k = 0; k < 4; ++k) png[29 + k] = static_cast<uint8_t>(c >> (24 - 8 * k));
+  return png;
+}
+
+// The JPEG cut in the middle of its scan data, then closed with an end-of-image marker: every marker
+// check passes, but the image its header promises is not all there.
+inline std::vector<uint8_t> with_scan_cut_short(const std::vector<uint8_t>& jpg) {
+  size_t sos = 0;
+  for (size_t i = 2; i + 1 < jpg.size() && !sos; ++i)
+    if (jpg[i] == 0xFF && jpg[i + 1] == 0xDA) sos = i;
+  EXPECT_GT(sos, 0u) << "no SOS marker in the JPEG";
+  const size_t cut = sos + (jpg.size() - sos) / 3;
+  std::vector<uint8_t> out(jpg.begin(), jpg.begin() + static_cast<std::ptrdiff_t>(cut));
+  if (out.back() == 0xFF) out.pop_back();  // never leave half a marker
+  out.push_back(0xFF);
+  out.push_back(0xD9);
+  return out;
+}
 
 }  // namespace nat::testing

@@ -39,6 +39,20 @@ TEST(DataConfig, DefaultsAreTheNatRecipe) {
   EXPECT_NO_THROW(c.validate());
 }
 
+TEST(DataConfig, MaxImagePixelsIsPilsLimitAndAKey) {
+  DataConfig c;
+  EXPECT_EQ(c.max_image_pixels, 89478485);  // PIL's Image.MAX_IMAGE_PIXELS
+  c.max_image_pixels = -1;
+  NAT_EXPECT_ERROR(c.validate(), "max_image_pixels", ">= 0", "-1");
+  c.max_image_pixels = 0;  // no limit
+  bool listed = false;
+  for (const auto& [k, v] : c.rows()) listed |= k == "max_image_pixels" && v == "0 (no limit)";
+  EXPECT_TRUE(listed);
+#if NAT_WITH_YAML
+  EXPECT_EQ(parse_data_config_yaml("max_image_pixels: 1000\n", "test").max_image_pixels, 1000);
+#endif
+}
+
 TEST(DataConfig, ValidateNamesTheKey) {
   auto bad = [](auto mutate) {
     DataConfig c;

@@ -1,6 +1,7 @@
 // Decoding the odd files ImageNet holds (nat-spec anchors B6, C5), all generated here: a PNG named .JPEG,
 // CMYK and YCCK JPEGs (written with libjpeg, since OpenCV cannot encode them), grayscale JPEG and PNG,
-// RGBA and 16-bit PNGs; and the files that must fail: truncated or corrupt JPEGs, text, empty files.
+// RGBA and 16-bit PNGs; and the files that must fail: truncated or corrupt JPEGs, text, empty files,
+// headers over the pixel limit (decompression bombs). tests/data/test_decode_fuzz.cpp mutates them all.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,10 +15,6 @@
 #if NAT_WITH_OPENCV
 #include "data/decode.h"
 #include "data/pipeline.h"
-#endif
-
-#if NAT_TEST_WITH_LIBJPEG
-#include <jpeglib.h>
 #endif
 
 namespace nat::data {
@@ -103,41 +100,7 @@ TEST(Decode, SixteenBitPngBecomesEightBit) {
 }
 
 #if NAT_TEST_WITH_LIBJPEG
-// A 4-component JPEG from libjpeg, values stored inverted as Adobe Photoshop writes CMYK (so RGB = C*K/255).
-std::vector<uint8_t> cmyk_jpeg(const cv::Mat& rgb, bool ycck) {
-  jpeg_compress_struct c{};
-  jpeg_error_mgr err{};
-  c.err = jpeg_std_error(&err);
-  jpeg_create_compress(&c);
-  unsigned char* out = nullptr;
-  unsigned long size = 0;
-  jpeg_mem_dest(&c, &out, &size);
-  c.image_width = static_cast<JDIMENSION>(rgb.cols);
-  c.image_height = static_cast<JDIMENSION>(rgb.rows);
-  c.input_components = 4;
-  c.in_color_space = JCS_CMYK;
-  jpeg_set_defaults(&c);
-  jpeg_set_colorspace(&c, ycck ? JCS_YCCK : JCS_CMYK);
-  jpeg_set_quality(&c, 95, TRUE);
-  jpeg_start_compress(&c, TRUE);
-  std::vector<uint8_t> row(static_cast<size_t>(rgb.cols) * 4);
-  while (c.next_scanline < c.image_height) {
-    const cv::Vec3b* p = rgb.ptr<cv::Vec3b>(static_cast<int>(c.next_scanline));
-    for (int x = 0; x < rgb.cols; ++x) {
-      row[4 * x] = p[x][0];
-      row[4 * x + 1] = p[x][1];
-      row[4 * x + 2] = p[x][2];
-      row[4 * x + 3] = 255;  // K = 255 (inverted): no black
-    }
-    JSAMPROW r = row.data();
-    jpeg_write_scanlines(&c, &r, 1);
-  }
-  jpeg_finish_compress(&c);
-  jpeg_destroy_compress(&c);
-  std::vector<uint8_t> bytes(out, out + size);
-  free(out);
-  return bytes;
-}
+using nat::testing::cmyk_jpeg;
 
 TEST(Decode, CmykAndYcckJpegsBecomeRgb) {
   cv::Mat rgb = gradient_rgb(48, 40, 90);
@@ -212,6 +175,63 @@ TEST(Decode, BadFilesThrowDecodeErrorWithAReason) {
   NAT_EXPECT_ERROR(decode({}), "empty");
   EXPECT_THROW(decode(text), DecodeError);  // the loader relies on the type, not just the message
   EXPECT_THROW(decode(truncated), DecodeError);
+}
+
+// Issue 17, bug 5: a 900-byte JPEG claiming 65500 x 65500 pixels made the region decoder allocate 13 GB,
+// and a PNG "bomb" of 16000 x 16000 decoded at 1.7 GB. The header is now checked first.
+TEST(Decode, HeaderBombsAreRefusedBeforeDecoding) {
+  std::vector<uint8_t> jpg = nat::testing::with_jpeg_size(encode(gradient_rgb(16, 16), ".jpg"), 65500, 65500);
+  EXPECT_LT(jpg.size(), 1200u);
+  for (int reduce : {1, 8})
+    NAT_EXPECT_ERROR(decode(jpg, reduce), "65500 x 65500 = 4290250000 pixels", "max_image_pixels = 89478485");
+  std::vector<uint8_t> png = nat::testing::with_png_size(encode(gradient_rgb(16, 16), ".png"), 16000, 16000);
+  NAT_EXPECT_ERROR(decode(png), "PNG image of 16000 x 16000", "exceeds max_image_pixels");
+  EXPECT_THROW(decode(png), DecodeError);  // skipped and counted by the loader, like any bad file
+  // The limit is a parameter: 0 is no limit; a tight one refuses an ordinary image.
+  std::vector<uint8_t> small = encode(gradient_rgb(64, 48), ".png");
+  NAT_EXPECT_ERROR(decode_rgb(small.data(), small.size(), 1, 3071), "64 x 48 = 3072 pixels", "= 3071");
+  EXPECT_EQ(decode_rgb(small.data(), small.size(), 1, 3072).cols, 64);
+  EXPECT_EQ(decode_rgb(small.data(), small.size(), 1, 0).cols, 64);
+  DataConfig cfg;
+  cfg.img_size = 16;
+  cfg.max_image_pixels = 1000;
+  SamplePipeline eval(cfg, false);
+  std::vector<float> out(static_cast<size_t>(eval.floats_per_sample()));
+  SampleRng rng(0);
+  NAT_EXPECT_ERROR(eval.run(small.data(), small.size(), rng, out.data()), "3072 pixels", "max_image_pixels = 1000");
+}
+
+// Issue 17, bug 5: a JPEG cut short and closed with an end marker "decoded" with grey rows (libjpeg's
+// premature-end warning went unseen); now it is refused as truncated, like a file without an end marker.
+TEST(Decode, TruncatedScanDataIsRefusedEvenWithAnEndMarker) {
+  cv::Mat img = gradient_rgb(96, 80);
+  cv::RNG(5).fill(img, cv::RNG::UNIFORM, 0, 255);  // noise: plenty of scan data to cut
+  std::vector<uint8_t> cut = nat::testing::with_scan_cut_short(encode(img, ".jpg"));
+  NAT_EXPECT_ERROR(decode(cut), "truncated JPEG", "96 x 80", "premature end");
+  EXPECT_THROW(decode(cut), DecodeError);
+}
+
+// The size of every format comes from its header, so each one is checked against the limit.
+TEST(Decode, EveryFormatsSizeComesFromItsHeader) {
+  cv::Mat img = gradient_rgb(37, 21);
+  for (const char* ext : {".bmp", ".tiff", ".webp", ".png", ".jpg"}) {
+    if (!cv::haveImageWriter(ext)) {
+      ADD_FAILURE() << "this OpenCV cannot write " << ext;
+      continue;
+    }
+    std::vector<uint8_t> bytes = encode(img, ext);
+    ImageInfo info = probe_image(bytes.data(), bytes.size());
+    EXPECT_EQ(info.width, 37) << ext;
+    EXPECT_EQ(info.height, 21) << ext;
+    EXPECT_EQ(decode(bytes).size(), cv::Size(37, 21)) << ext;
+    NAT_EXPECT_ERROR(decode_rgb(bytes.data(), bytes.size(), 1, 776), "37 x 21 = 777 pixels");
+  }
+  std::vector<uint8_t> lossless;
+  cv::imencode(".webp", img, lossless, {cv::IMWRITE_WEBP_QUALITY, 101});  // VP8L
+  EXPECT_EQ(probe_image(lossless.data(), lossless.size()).width, 37);
+  std::vector<uint8_t> bmp = encode(img, ".bmp");
+  bmp.resize(20);  // the info header cut off: no size, so no decoder is trusted with it
+  NAT_EXPECT_ERROR(decode(bmp), "corrupt BMP header");
 }
 
 TEST(Decode, ProbeReadsJpegHeadersWithoutDecoding) {

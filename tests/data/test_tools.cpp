@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "data/check.h"
 #include "data/digits.h"
@@ -53,6 +54,38 @@ TEST(DataCheck, ListsUndecodableFilesAndCountsOddOnes) {
   o.all_files = true;
   EXPECT_EQ(check_tree(d.path(), o).bad.size(), 3u);  // readme.txt is not an image either
   NAT_EXPECT_ERROR(check_tree(d / "missing"), "does not exist");
+}
+
+// Issue 17, bug 5: `nat data check` died with an uncaught cv::Exception (and allocated 13 GB for a
+// 900-byte JPEG). Bombs, truncated scans and OpenCV failures are now listed with their reason.
+TEST(DataCheck, BombsAndDecoderFailuresAreListedNotFatal) {
+  TempDir d;
+  cv::Mat rgb = gradient_rgb(40, 30);
+  write_bytes(d / "a/good.jpg", encode(rgb, ".jpg"));
+  write_bytes(d / "a/bomb.jpg", nat::testing::with_jpeg_size(encode(rgb, ".jpg"), 65500, 65500));
+  write_bytes(d / "a/bomb.png", nat::testing::with_png_size(encode(rgb, ".png"), 16000, 16000));
+  cv::Mat noise(60, 80, CV_8UC3);
+  cv::RNG(1).fill(noise, cv::RNG::UNIFORM, 0, 255);
+  write_bytes(d / "a/cut.jpg", nat::testing::with_scan_cut_short(encode(noise, ".jpg")));
+  std::vector<uint8_t> bmp = encode(rgb, ".bmp");
+  bmp[10] = 0xFF;  // pixel data offset far past the end: OpenCV's BMP reader throws
+  bmp[11] = 0xFF;
+  bmp[12] = 0xFF;
+  write_bytes(d / "a/bad_offset.png", bmp);  // a BMP named .png, as ImageNet-like trees have
+  CheckOptions o;
+  o.workers = 2;
+  CheckReport r;
+  ASSERT_NO_THROW(r = check_tree(d.path(), o));
+  EXPECT_EQ(r.files, 5);
+  std::map<std::string, std::string> bad;
+  for (const auto& [path, reason] : r.bad) bad[fs::path(path).filename().string()] = reason;
+  ASSERT_EQ(bad.size(), 4u);
+  EXPECT_NE(bad["bomb.jpg"].find("65500 x 65500 = 4290250000 pixels exceeds max_image_pixels"), std::string::npos);
+  EXPECT_NE(bad["bomb.png"].find("16000 x 16000"), std::string::npos);
+  EXPECT_NE(bad["cut.jpg"].find("truncated"), std::string::npos);
+  EXPECT_EQ(bad["bad_offset.png"].find('\n'), std::string::npos);  // one line per reason
+  o.max_image_pixels = 1000;                                       // the good 40 x 30 image is over this one
+  EXPECT_EQ(check_tree(d.path(), o).bad.size(), 5u);
 }
 
 TEST(Digits, BuildsTheStratifiedSplitFromTheOpencvDocSheet) {
