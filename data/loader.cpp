@@ -2,11 +2,16 @@
 // long as batch k / B is within `prefetch` of the consumer; the thread finishing a batch's last sample
 // applies mixup to it and marks it ready. start_epoch() stops handing out jobs, waits for the ones in
 // flight, and starts over (the generation counter tells late finishers that their work is void).
+// Errors: whatever a job throws is caught in the worker and stored, as a nat::Error, in the slot of
+// its batch (or, when even that fails, for the whole loader); next() throws it when that batch is due.
 #include "data/loader.h"
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <new>
 
+#include "core/allocator.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "data/cpu_time.h"
@@ -24,12 +29,42 @@ void add(LoaderStats& to, LoaderStats& from) {
   to.samples += from.samples;
   to.batches += from.batches;
   to.replacements += from.replacements;
+  to.skipped_samples += from.skipped_samples;
+  to.epoch_replacements += from.epoch_replacements;
+  to.epoch_skipped_samples += from.epoch_skipped_samples;
   to.bytes += from.bytes;
   to.read_s += from.read_s;
   to.decode_s += from.decode_s;
   to.augment_s += from.augment_s;
   to.mix_s += from.mix_s;
   from = LoaderStats{};
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// The exception `p` as a nat::Error: OpenCV, std and unknown exceptions get a one-line message saying
+// `what_failed`; a nat::Error is kept as it is.
+std::exception_ptr as_error(std::exception_ptr p, const std::string& what_failed) {
+  try {
+    try {
+      std::rethrow_exception(p);
+    } catch (const Error&) {
+      return p;
+    } catch (const std::bad_alloc&) {
+      NAT_THROW("[loader] out of memory ", what_failed);
+    } catch (const std::exception& e) {
+      NAT_THROW("[loader] ", what_failed, " failed: ", one_line(e.what()));
+    } catch (...) {
+      NAT_THROW("[loader] ", what_failed, " failed with an exception of unknown type");
+    }
+  } catch (...) {
+    return std::current_exception();
+  }
 }
 
 }  // namespace
@@ -51,7 +86,8 @@ struct Loader::Slot {
   std::vector<int64_t> indices, positions;
   std::vector<uint8_t> padding;
   MixResult mix;
-  std::exception_ptr error;  // set when a sample (the lowest failing slot) or mixing failed
+  std::vector<uint8_t> skipped;  // 1: the sample's file is bad and left out (eval)
+  std::exception_ptr error;      // set when the buffers, a sample (the lowest failing slot) or mixing failed
   int64_t error_slot = 0;
 };
 
@@ -69,7 +105,7 @@ LoaderOptions train_loader_options(const DataConfig& cfg, int64_t rank, int64_t 
 
 LoaderOptions eval_loader_options(const DataConfig& cfg, int64_t rank, int64_t world_size) {
   LoaderOptions o = train_loader_options(cfg, rank, world_size);
-  o.train = o.shuffle = o.drop_last = false;
+  o.train = o.shuffle = o.drop_last = o.replace_bad_files = false;
   o.batch_size = cfg.eval_batch_size();
   return o;
 }
@@ -89,6 +125,7 @@ Loader::Loader(std::shared_ptr<const ImageFolder> dataset, const DataConfig& con
   if (opt_.train && cfg_.mixup_active()) {
     NAT_CHECK(opt_.drop_last, "[loader] mixup/cutmix needs full (even) batches: use drop_last");
     NAT_CHECK(opt_.batch_size % 2 == 0, "[loader] mixup/cutmix needs an even batch size, got ", opt_.batch_size);
+    NAT_CHECK(opt_.replace_bad_files, "[loader] mixup/cutmix needs full batches: bad files must be replaced");
     mixup_.emplace(cfg_, num_classes_);
   }
   pinned_ = opt_.pin_memory && cuda_available();
@@ -130,6 +167,7 @@ LoaderStats Loader::stats() const {
   }
   std::lock_guard<std::mutex> g(bad_mu_);
   s.failed_files = static_cast<int64_t>(bad_files_.size());
+  s.epoch_failed_files = static_cast<int64_t>(epoch_bad_.size());
   return s;
 }
 
@@ -140,6 +178,11 @@ void Loader::start_epoch(int64_t epoch, int64_t start_batch) {
   done_cv_.wait(lk, [&] { return in_flight_ == 0; });
   slots_.clear();
   error_ = nullptr;
+  stats_.epoch_replacements = stats_.epoch_skipped_samples = 0;
+  {
+    std::lock_guard<std::mutex> g(bad_mu_);
+    epoch_bad_.clear();
+  }
   SamplerOptions so{opt_.shuffle, static_cast<uint64_t>(cfg_.seed), opt_.rank, opt_.world_size};
   order_ = epoch_order(dataset_->size(), epoch, so);
   nb_ = batches_per_epoch();
@@ -160,26 +203,84 @@ std::shared_ptr<Loader::Buffers> Loader::acquire_buffers() {
   for (auto& b : pool_)
     if (b.use_count() == 1 && b->free()) return b;
   const int64_t B = opt_.batch_size, S = pipeline_->size();
-  auto b = std::make_shared<Buffers>();
-  b->images = Tensor::empty({B, 3, S, S}, DType::f32, Device::cpu(), pinned_);
-  b->labels = Tensor::empty({B}, DType::i64, Device::cpu(), pinned_);
-  if (mixup_) b->targets = Tensor::empty({B, num_classes_}, DType::f32, Device::cpu(), pinned_);
-  pool_.push_back(b);
-  return b;
+  try {
+    auto b = std::make_shared<Buffers>();
+    b->images = Tensor::empty({B, 3, S, S}, DType::f32, Device::cpu(), pinned_);
+    b->labels = Tensor::empty({B}, DType::i64, Device::cpu(), pinned_);
+    if (mixup_) b->targets = Tensor::empty({B, num_classes_}, DType::f32, Device::cpu(), pinned_);
+    pool_.push_back(b);
+    return b;
+  } catch (...) {
+    // Saturating: B * 3 * S * S * 4 stays far below 2^63 for the sizes the config allows, but say so anyway.
+    const double bytes = 4.0 * static_cast<double>(B) * 3.0 * static_cast<double>(S) * static_cast<double>(S);
+    std::string cause;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      cause = one_line(e.what());
+    } catch (...) {
+      cause = "an exception of unknown type";
+    }
+    NAT_THROW("[loader] out of memory allocating a batch of ", B, " x 3 x ", S, " x ", S, " floats (",
+              human_bytes(bytes < 9.2e18 ? static_cast<int64_t>(bytes) : INT64_MAX), pinned_ ? ", pinned" : "",
+              "); lower batch_size / validation_batch_size or img_size (", cause, ")");
+  }
 }
 
 Loader::Slot& Loader::slot_for(int64_t b) {
-  auto& p = slots_[b];
-  if (!p) {
-    p = std::make_unique<Slot>();
+  auto it = slots_.find(b);
+  if (it != slots_.end()) return *it->second;
+  auto p = std::make_unique<Slot>();
+  p->size = std::min(opt_.batch_size, end_job_ - b * opt_.batch_size);
+  p->remaining = p->size;
+  p->indices.assign(static_cast<size_t>(p->size), -1);
+  p->positions.assign(static_cast<size_t>(p->size), -1);
+  p->padding.assign(static_cast<size_t>(p->size), 0);
+  p->skipped.assign(static_cast<size_t>(p->size), 0);
+  try {
     p->buf = acquire_buffers();
-    p->size = std::min(opt_.batch_size, end_job_ - b * opt_.batch_size);
-    p->remaining = p->size;
-    p->indices.assign(static_cast<size_t>(p->size), -1);
-    p->positions.assign(static_cast<size_t>(p->size), -1);
-    p->padding.assign(static_cast<size_t>(p->size), 0);
+  } catch (...) {
+    // The batch fails when it is due (not before: the batches ahead of it are fine); its other
+    // samples are claimed and dropped without work.
+    p->error = as_error(std::current_exception(), "allocating a batch");
+    p->ready = true;
   }
-  return *p;
+  return *(slots_[b] = std::move(p));
+}
+
+std::string Loader::try_sample(int64_t idx, int64_t epoch, const EpochEntry& e, float* out, LoaderStats& local) {
+  const std::string& path = dataset_->sample(idx).path;
+  const double t0 = thread_cpu_seconds();
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = dataset_->read(idx);
+  } catch (const Error& err) {
+    local.read_s += thread_cpu_seconds() - t0;
+    return err.what();
+  } catch (const std::bad_alloc&) {
+    NAT_THROW("[loader] out of memory reading ", path);
+  }
+  local.read_s += thread_cpu_seconds() - t0;
+  local.bytes += static_cast<int64_t>(bytes.size());
+  // Every attempt restarts the position's stream, so a replacement is as deterministic as the original.
+  SampleRng rng(stream_seed(static_cast<uint64_t>(cfg_.seed), SeedTag::sample, static_cast<uint64_t>(epoch),
+                            static_cast<uint64_t>(e.position)));
+  SampleTiming t;
+  std::string reason;
+  try {
+    pipeline_->run(bytes.data(), bytes.size(), rng, out, &t, /*erase=*/false);  // erased in finish_batch
+  } catch (const DecodeError& err) {
+    reason = err.what();
+  } catch (const Error& err) {  // not the file's fault (out of memory, OpenCV while augmenting): fatal
+    NAT_THROW("[loader] ", path, ": ", err.what());
+  } catch (const std::bad_alloc&) {
+    NAT_THROW("[loader] out of memory decoding ", path);
+  } catch (const std::exception& err) {
+    NAT_THROW("[loader] unexpected error on ", path, ": ", one_line(err.what()));
+  }
+  local.decode_s += t.decode_s;
+  local.augment_s += t.augment_s;
+  return reason;
 }
 
 int64_t Loader::load_sample(int64_t epoch, const EpochEntry& e, float* out, int64_t& label, LoaderStats& local) {
@@ -187,51 +288,39 @@ int64_t Loader::load_sample(int64_t epoch, const EpochEntry& e, float* out, int6
   std::string last_error;
   int64_t idx = e.index;
   for (int64_t attempt = 0; attempt < opt_.max_consecutive_failures; ++attempt, idx = (idx + 1) % N) {
+    bool known_bad;
     {
       std::lock_guard<std::mutex> g(bad_mu_);
-      if (bad_files_.count(idx)) {
-        ++local.replacements;
-        continue;
-      }
+      known_bad = bad_files_.count(idx) > 0;
+      if (known_bad) epoch_bad_.insert(idx);
     }
-    std::string reason;
-    const double t0 = thread_cpu_seconds();
-    std::vector<uint8_t> bytes;
-    try {
-      bytes = dataset_->read(idx);
-    } catch (const Error& err) {
-      reason = err.what();
-    }
-    local.read_s += thread_cpu_seconds() - t0;
-    if (reason.empty()) {
-      local.bytes += static_cast<int64_t>(bytes.size());
-      // Every attempt restarts the position's stream, so a replacement is as deterministic as the original.
-      SampleRng rng(stream_seed(static_cast<uint64_t>(cfg_.seed), SeedTag::sample, static_cast<uint64_t>(epoch),
-                                static_cast<uint64_t>(e.position)));
-      SampleTiming t;
-      try {
-        pipeline_->run(bytes.data(), bytes.size(), rng, out, &t, /*erase=*/false);  // erased in finish_batch
-      } catch (const DecodeError& err) {
-        reason = err.what();
-      }
-      local.decode_s += t.decode_s;
-      local.augment_s += t.augment_s;
+    if (!known_bad) {
+      const std::string reason = try_sample(idx, epoch, e, out, local);
       if (reason.empty()) {
         label = dataset_->sample(idx).label;
         ++local.samples;
         return idx;
       }
+      bool first;
+      {
+        std::lock_guard<std::mutex> g(bad_mu_);
+        first = bad_files_.insert(idx).second;
+        epoch_bad_.insert(idx);
+      }
+      if (first && opt_.log_failures)
+        std::fprintf(stderr, "nat data: skipping %s: %s (%s)\n", dataset_->sample(idx).path.c_str(), reason.c_str(),
+                     opt_.replace_bad_files ? "replaced by the next image" : "left out of the evaluation");
+      last_error = dataset_->sample(idx).path + ": " + reason;
     }
-    bool first;
-    {
-      std::lock_guard<std::mutex> g(bad_mu_);
-      first = bad_files_.insert(idx).second;
+    if (!opt_.replace_bad_files) {
+      if (!e.padding) {  // a padding repeat is never counted, skipped or not
+        ++local.skipped_samples;
+        ++local.epoch_skipped_samples;
+      }
+      return -1;
     }
-    if (first && opt_.log_failures)
-      std::fprintf(stderr, "nat data: skipping %s: %s (replaced by the next image)\n",
-                   dataset_->sample(idx).path.c_str(), reason.c_str());
     ++local.replacements;
-    last_error = dataset_->sample(idx).path + ": " + reason;
+    ++local.epoch_replacements;
   }
   NAT_THROW("[loader] ", opt_.max_consecutive_failures, " consecutive images failed to load, starting at ",
             dataset_->sample(e.index).path, " (last: ", last_error.empty() ? "known bad files" : last_error,
@@ -252,6 +341,7 @@ void Loader::finish_batch(Slot& slot, int64_t epoch, int64_t b, LoaderStats& loc
                              slot.buf->targets.data<float>(), rng, enabled);
   }
   for (int64_t i = 0; i < slot.size && pipeline_->erases(); ++i) {
+    if (slot.skipped[static_cast<size_t>(i)]) continue;
     SampleRng rng(stream_seed(seed, SeedTag::erase, static_cast<uint64_t>(epoch),
                               static_cast<uint64_t>(slot.positions[static_cast<size_t>(i)])));
     pipeline_->erase(images + i * pipeline_->floats_per_sample(), rng);
@@ -263,6 +353,10 @@ void Loader::work_one(std::unique_lock<std::mutex>& lk) {
   const int64_t k = next_job_++;
   const int64_t b = k / opt_.batch_size, s = k % opt_.batch_size;
   Slot& slot = slot_for(b);
+  if (!slot.buf) {  // the batch's buffers could not be allocated: it fails as a whole, when it is due
+    done_cv_.notify_all();
+    return;
+  }
   const EpochEntry e = order_[static_cast<size_t>(k)];
   const uint64_t gen = generation_;
   const int64_t epoch = epoch_;
@@ -277,7 +371,7 @@ void Loader::work_one(std::unique_lock<std::mutex>& lk) {
   try {
     used = load_sample(epoch, e, image, *label, local);
   } catch (...) {
-    err = std::current_exception();
+    err = as_error(std::current_exception(), "loading a sample");
   }
   lk.lock();
   add(stats_, local);
@@ -292,6 +386,7 @@ void Loader::work_one(std::unique_lock<std::mutex>& lk) {
       slot.indices[static_cast<size_t>(s)] = used;
       slot.positions[static_cast<size_t>(s)] = e.position;
       slot.padding[static_cast<size_t>(s)] = e.padding ? 1 : 0;
+      slot.skipped[static_cast<size_t>(s)] = used < 0 ? 1 : 0;
     }
     if (--slot.remaining == 0) {
       if (!slot.error) {
@@ -299,7 +394,7 @@ void Loader::work_one(std::unique_lock<std::mutex>& lk) {
         try {
           finish_batch(slot, epoch, b, local);
         } catch (...) {
-          err = std::current_exception();
+          err = as_error(std::current_exception(), "mixing a batch");
         }
         lk.lock();
         add(stats_, local);
@@ -313,11 +408,20 @@ void Loader::work_one(std::unique_lock<std::mutex>& lk) {
 }
 
 void Loader::worker_loop() {
-  std::unique_lock<std::mutex> lk(mu_);
-  for (;;) {
-    work_cv_.wait(lk, [&] { return stop_ || job_ready(); });
-    if (stop_) return;
-    work_one(lk);
+  std::unique_lock<std::mutex> lk(mu_, std::defer_lock);
+  try {
+    lk.lock();
+    for (;;) {
+      work_cv_.wait(lk, [&] { return stop_ || job_ready(); });
+      if (stop_) return;
+      work_one(lk);
+    }
+  } catch (...) {
+    // work_one stores its jobs' errors; this is the last resort (e.g. a slot that could not even be
+    // made): the loader fails as a whole, and the consumer waiting in next() is woken to say so.
+    if (!lk.owns_lock()) lk.lock();
+    if (!error_) error_ = as_error(std::current_exception(), "a loader thread");
+    done_cv_.notify_all();
   }
 }
 
@@ -326,10 +430,34 @@ Batch Loader::take(Slot& slot, int64_t b) {
   out.epoch = epoch_;
   out.index = b;
   const Buffers& buf = *slot.buf;
-  const bool full = slot.size == opt_.batch_size;
-  out.images = full ? buf.images : buf.images.slice(0, 0, slot.size);
-  out.labels = full ? buf.labels : buf.labels.slice(0, 0, slot.size);
-  if (buf.targets.defined()) out.targets = full ? buf.targets : buf.targets.slice(0, 0, slot.size);
+  // Left-out samples (eval): move the others down, in order, so the batch is just smaller.
+  int64_t n = 0;
+  const int64_t per_image = pipeline_->floats_per_sample();
+  const int64_t per_target = buf.targets.defined() ? num_classes_ : 0;
+  for (int64_t i = 0; i < slot.size; ++i) {
+    const size_t si = static_cast<size_t>(i), sn = static_cast<size_t>(n);
+    if (slot.skipped[si]) continue;
+    if (n != i) {
+      float* images = buf.images.data<float>();
+      std::memmove(images + n * per_image, images + i * per_image, static_cast<size_t>(per_image) * sizeof(float));
+      buf.labels.data<int64_t>()[n] = buf.labels.data<int64_t>()[i];
+      if (per_target) {
+        float* t = buf.targets.data<float>();
+        std::memmove(t + n * per_target, t + i * per_target, static_cast<size_t>(per_target) * sizeof(float));
+      }
+      slot.indices[sn] = slot.indices[si];
+      slot.positions[sn] = slot.positions[si];
+      slot.padding[sn] = slot.padding[si];
+    }
+    ++n;
+  }
+  slot.indices.resize(static_cast<size_t>(n));
+  slot.positions.resize(static_cast<size_t>(n));
+  slot.padding.resize(static_cast<size_t>(n));
+  const bool full = n == opt_.batch_size;
+  out.images = full ? buf.images : buf.images.slice(0, 0, n);
+  out.labels = full ? buf.labels : buf.labels.slice(0, 0, n);
+  if (buf.targets.defined()) out.targets = full ? buf.targets : buf.targets.slice(0, 0, n);
   out.indices = std::move(slot.indices);
   out.positions = std::move(slot.positions);
   out.padding = std::move(slot.padding);
@@ -351,8 +479,9 @@ std::optional<Batch> Loader::next() {
   if (threads_.empty()) {
     while (!ready() && job_ready()) work_one(lk);
   } else {
-    done_cv_.wait(lk, [&] { return ready(); });
+    done_cv_.wait(lk, [&] { return ready() || error_; });
   }
+  if (error_) std::rethrow_exception(error_);
   NAT_CHECK(ready(), "[loader] internal error: batch ", b, " of epoch ", epoch_, " was never scheduled");
   auto it = slots_.find(b);
   if (it->second->error) {  // sticky until start_epoch(): the batch order cannot skip it

@@ -9,8 +9,12 @@
 //                    SampleRng(stream_seed(seed, erase, epoch, position_i)): random erasing
 //   batch b (mixup)  SampleRng(stream_seed(seed, mixup, epoch, b, rank))
 // so start_epoch(e, b) resumes exactly where batch b of epoch e would have been.
-// A file that cannot be read or decoded is reported once (path and reason, on stderr), replaced by the
-// next file of the dataset and counted in stats(); 20 consecutive failures stop the loader with an error.
+// A file that cannot be read or decoded (corrupt, truncated, over max_image_pixels) is reported once
+// (path and reason, on stderr) and counted in stats(). Training replaces it by the next file of the
+// dataset, as timm does (20 consecutive failures stop the loader with an error); evaluation leaves it
+// out of its batch (which is then smaller), so no validation sample is counted twice.
+// No exception leaves a worker thread: anything a worker meets (out of memory for a batch, an OpenCV
+// or std exception) becomes a one-line nat::Error that next() throws, in batch order.
 // Buffers are recycled once every Tensor handle (and view) of a returned Batch is gone: keep the Batch
 // alive until an asynchronous copy from it has completed.
 #pragma once
@@ -47,6 +51,8 @@ struct LoaderOptions {
   int64_t num_classes = 0;                // 0: the dataset's
   int64_t max_consecutive_failures = 20;  // timm's _ERROR_RETRY
   bool log_failures = true;               // one stderr line per bad file
+  // true (train): a bad file's sample is replaced by the next good file. false (eval): it is left out.
+  bool replace_bad_files = true;
 };
 
 // The train loader of timm (shuffle, drop_last, mixup) or its eval loader, from the config's keys.
@@ -54,22 +60,27 @@ LoaderOptions train_loader_options(const DataConfig& cfg, int64_t rank = 0, int6
 LoaderOptions eval_loader_options(const DataConfig& cfg, int64_t rank = 0, int64_t world_size = 1);
 
 struct Batch {
-  int64_t epoch = 0, index = 0;    // batch `index` of `epoch` on this rank
-  Tensor images;                   // f32 (B, 3, S, S), normalised
-  Tensor labels;                   // i64 (B): the samples' own classes
-  Tensor targets;                  // f32 (B, num_classes) soft targets when mixup/cutmix is on, else undefined
-  std::vector<int64_t> indices;    // dataset index of each sample (after any replacement of a bad file)
+  int64_t epoch = 0, index = 0;  // batch `index` of `epoch` on this rank
+  Tensor images;                 // f32 (B, 3, S, S), normalised
+  Tensor labels;                 // i64 (B): the samples' own classes
+  Tensor targets;                // f32 (B, num_classes) soft targets when mixup/cutmix is on, else undefined
+  // Dataset index of each sample (after any replacement of a bad file). An eval batch holds fewer than
+  // batch_size samples when files were left out (possibly none at all).
+  std::vector<int64_t> indices;
   std::vector<int64_t> positions;  // position in the epoch's global order (keys the sample's randomness)
   std::vector<uint8_t> padding;    // 1 for the repeats that even out distributed ranks
   MixResult mix;                   // lam etc. per sample (empty without mixup)
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
 };
 
+// Totals since the loader was made; the epoch_* fields count the current epoch only (since start_epoch).
 struct LoaderStats {
   int64_t samples = 0, batches = 0;
-  int64_t failed_files = 0;  // distinct files that could not be read or decoded
-  int64_t replacements = 0;  // samples replaced by a following file
-  int64_t bytes = 0;         // file bytes read
+  int64_t failed_files = 0;     // distinct files that could not be read or decoded
+  int64_t replacements = 0;     // samples replaced by a following file (train)
+  int64_t skipped_samples = 0;  // samples left out because their file is bad (eval; padding repeats excluded)
+  int64_t epoch_failed_files = 0, epoch_replacements = 0, epoch_skipped_samples = 0;
+  int64_t bytes = 0;  // file bytes read
   // Thread CPU seconds summed over the workers (mix_s: mixup and random erasing, once a batch is full).
   double read_s = 0, decode_s = 0, augment_s = 0, mix_s = 0;
   double wait_s = 0;  // wall seconds the consumer spent blocked in next()
@@ -103,12 +114,15 @@ class Loader {
   void worker_loop();
   // Claims the next sample job and does it; `lk` holds mu_ on entry and on return.
   void work_one(std::unique_lock<std::mutex>& lk);
-  // Decodes and augments entry `e` (or the files after it, if it is bad) into `image_out`;
-  // returns the dataset index used.
+  // Decodes and augments entry `e` (or the files after it, if it is bad) into `image_out`; returns the
+  // dataset index used, or -1 when the file is bad and not replaced.
   int64_t load_sample(int64_t epoch, const EpochEntry& e, float* image_out, int64_t& label_out, LoaderStats& local);
+  // One attempt at dataset index `idx`: "" on success, else why the file is bad. Throws nat::Error for
+  // what is not the file's fault (out of memory, an OpenCV failure while augmenting).
+  std::string try_sample(int64_t idx, int64_t epoch, const EpochEntry& e, float* image_out, LoaderStats& local);
   void finish_batch(Slot& slot, int64_t epoch, int64_t b, LoaderStats& local);
-  Slot& slot_for(int64_t b);                   // under mu_
-  std::shared_ptr<Buffers> acquire_buffers();  // under mu_
+  Slot& slot_for(int64_t b);                   // under mu_; a slot whose buffers failed holds the error
+  std::shared_ptr<Buffers> acquire_buffers();  // under mu_; throws a nat::Error naming the batch's size
   Batch take(Slot& slot, int64_t b);           // under mu_
   bool job_ready() const;                      // under mu_
 
@@ -133,6 +147,7 @@ class Loader {
   LoaderStats stats_;
   mutable std::mutex bad_mu_;
   std::set<int64_t> bad_files_;  // dataset indices known to fail (under bad_mu_)
+  std::set<int64_t> epoch_bad_;  // those met in the current epoch (under bad_mu_)
 };
 
 }  // namespace nat::data

@@ -1,6 +1,7 @@
 // The threaded loader: identical batches whatever the thread count, exact resume from (epoch, batch),
-// equal batch counts on every distributed rank, bad files replaced, logged once and counted, 20
-// consecutive failures fatal, buffer recycling, the eval loader's partial batch, mixup_off_epoch.
+// equal batch counts on every distributed rank, bad files replaced (train) or left out (eval), logged
+// once and counted per epoch, 20 consecutive failures fatal, an unallocatable batch an error (not a
+// crash), buffer recycling, the eval loader's partial batch, mixup_off_epoch.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +13,12 @@
 #include "data/loader.h"
 #include "support/expect_error.h"
 #include "tests/data/fixtures.h"
+
+// BatchAllocationFailureIsAnErrorNotACrash needs a failing allocation to return null under ASan too, as it
+// does without (ASan's default is to abort on an impossible size).
+#if defined(__SANITIZE_ADDRESS__)
+extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+#endif
 
 namespace nat::data {
 namespace {
@@ -179,7 +186,8 @@ TEST(Loader, BadFilesAreReplacedLoggedOnceAndCounted) {
   ASSERT_EQ(bad.size(), 2u);
 
   DataConfig cfg = small_config();
-  LoaderOptions o = eval_loader_options(cfg);
+  LoaderOptions o = eval_loader_options(cfg);  // no shuffle, no mixup: but replacing, as training does
+  o.replace_bad_files = true;
   o.batch_size = 2;
   Loader l(ds, cfg, o);
   ::testing::internal::CaptureStderr();
@@ -200,6 +208,96 @@ TEST(Loader, BadFilesAreReplacedLoggedOnceAndCounted) {
   EXPECT_EQ(s.failed_files, 2);
   EXPECT_EQ(s.replacements, 4);  // each bad file once per epoch
   EXPECT_EQ(s.samples, 2 * 26);  // every slot still got an image
+  EXPECT_EQ(s.skipped_samples, 0);
+  EXPECT_EQ(s.epoch_failed_files, 2);  // the last epoch's: both met again (known bad, not decoded again)
+  EXPECT_EQ(s.epoch_replacements, 2);
+}
+
+// Issue 17: bad validation images were "replaced by the next image", so val counted some samples twice.
+// The eval loader leaves them out (the batch is smaller; a batch of only bad files is empty) and counts
+// them, per epoch and in total; images over max_image_pixels count as bad files too.
+TEST(Loader, EvalLeavesBadFilesOutAndCountsThem) {
+  TempDir d;
+  std::string dir = make_dataset(d, 10);
+  nat::testing::write_bytes(d / "train/class0/img3a_text.jpg", {'n', 'o', 'p', 'e'});
+  nat::testing::write_bytes(d / "train/class1/img3b_big.png",
+                            nat::testing::encode(nat::testing::gradient_rgb(120, 90), ".png"));  // 10800 pixels
+  nat::testing::write_bytes(
+      d / "train/class2/img9a_bomb.jpg",
+      nat::testing::with_jpeg_size(nat::testing::encode(nat::testing::gradient_rgb(16, 16), ".jpg"), 65500, 65500));
+  auto ds = open(dir);
+  ASSERT_EQ(ds->size(), 13);
+  std::set<int64_t> bad;
+  for (int64_t i = 0; i < ds->size(); ++i)
+    if (std::filesystem::path(ds->sample(i).path).filename().string().find('_') != std::string::npos) bad.insert(i);
+  ASSERT_EQ(bad.size(), 3u);
+  DataConfig cfg = small_config();
+  cfg.max_image_pixels = 5000;
+  for (int64_t workers : {0, 2}) {
+    LoaderOptions o = eval_loader_options(cfg);
+    EXPECT_FALSE(o.replace_bad_files);
+    o.batch_size = 2;
+    o.workers = workers;
+    o.log_failures = workers == 0;
+    Loader l(ds, cfg, o);
+    for (int64_t e = 0; e < 2; ++e) {
+      ::testing::internal::CaptureStderr();
+      l.start_epoch(e);
+      std::vector<int64_t> seen, labels;
+      int64_t batches = 0;
+      while (auto b = l.next()) {
+        ++batches;
+        EXPECT_EQ(b->images.size(0), b->size());
+        EXPECT_EQ(b->labels.size(0), b->size());
+        seen.insert(seen.end(), b->indices.begin(), b->indices.end());
+        std::vector<int64_t> lb = b->labels.to_vector<int64_t>();
+        labels.insert(labels.end(), lb.begin(), lb.end());
+      }
+      std::string log = ::testing::internal::GetCapturedStderr();
+      EXPECT_EQ(batches, 7);  // 13 files in batches of 2: the batch count does not change
+      std::vector<int64_t> want;
+      for (int64_t i = 0; i < ds->size(); ++i)
+        if (!bad.count(i)) want.push_back(i);
+      EXPECT_EQ(seen, want) << "each good file exactly once, in order";
+      for (size_t k = 0; k < seen.size() && k < labels.size(); ++k)
+        EXPECT_EQ(labels[k], ds->sample(seen[k]).label);  // labels moved along with their images
+      if (workers == 0 && e == 0) {
+        EXPECT_NE(log.find("img9a_bomb.jpg: JPEG image of 65500 x 65500"), std::string::npos) << log;
+        EXPECT_NE(log.find("left out of the evaluation"), std::string::npos) << log;
+      }
+      LoaderStats s = l.stats();
+      EXPECT_EQ(s.epoch_failed_files, 3);
+      EXPECT_EQ(s.epoch_skipped_samples, 3);
+      EXPECT_EQ(s.skipped_samples, 3 * (e + 1));
+      EXPECT_EQ(s.failed_files, 3);
+      EXPECT_EQ(s.replacements, 0);
+      EXPECT_EQ(s.samples, 10 * (e + 1));
+    }
+  }
+}
+
+// Issue 17, bug 3: a batch that cannot be allocated in a worker thread (outside the worker's try) reached
+// std::terminate (exit 134). Now next() throws a one-line nat::Error naming the batch and its size, for
+// any number of workers. 2^20 x 3 x 4096 x 4096 floats is 211 TB: more than any address space, so the
+// allocation fails for real (without a memory limit, and under ASan thanks to allocator_may_return_null).
+TEST(Loader, BatchAllocationFailureIsAnErrorNotACrash) {
+  TempDir d;
+  auto ds = open(make_dataset(d, 4));
+  DataConfig cfg = small_config();
+  cfg.img_size = 4096;
+  for (int64_t workers : {0, 1, 3}) {
+    LoaderOptions o = eval_loader_options(cfg);
+    o.batch_size = int64_t{1} << 20;
+    o.workers = workers;
+    o.pin_memory = false;
+    Loader l(ds, cfg, o);
+    l.start_epoch(0);
+    std::string msg = nat::testing::error_message([&] { l.next(); });
+    EXPECT_TRUE(nat::testing::message_contains(
+        msg, {"[loader] out of memory allocating a batch of 1048576 x 3 x 4096 x 4096 floats", "TiB", "batch_size"}));
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    NAT_EXPECT_ERROR(l.next(), "out of memory allocating a batch");  // stays failed until restarted
+  }
 }
 
 TEST(Loader, TwentyConsecutiveFailuresStopWithAClearError) {
@@ -209,6 +307,7 @@ TEST(Loader, TwentyConsecutiveFailuresStopWithAClearError) {
   auto ds = open(d / "train");
   DataConfig cfg = small_config();
   LoaderOptions o = eval_loader_options(cfg);
+  o.replace_bad_files = true;
   o.batch_size = 2;
   o.log_failures = false;
   Loader l(ds, cfg, o);
