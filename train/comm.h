@@ -3,10 +3,12 @@
 //   mpi    CPU tensors, over MPI (mpirun / srun with PMI); collectives run in order on one worker thread
 //   nccl   CUDA tensors of this rank's GPU, on the communicator's own stream, ordered after the compute
 //          stream by an event; wait() makes the compute stream wait in turn, so a step never syncs the host
-// Every collective names itself (`what`: "all_reduce bucket 2 (31 tensors, 24.6 MB)"). A collective that
-// has not finished within the timeout (dist_timeout, 600 s by default) aborts the communicator: the
-// process prints "[rank R] ... <what> did not finish within T s" and exits with kCommTimeoutExit, and
-// under mpirun the launcher takes the other ranks down with it.
+// Every collective names itself (`what`: "all_reduce bucket 2 (31 tensors, 24.6 MB)") and is numbered in
+// issue order (#1, #2, ..., the same on every rank). A collective that has not finished within the timeout
+// (dist_timeout, 600 s by default) aborts the communicator: the process prints "[rank R] ... <what>
+// (collective #N) did not finish within T s", followed by the ranks that have not entered #N according to
+// the heartbeat side channel (train/rendezvous.h), and exits with kCommTimeoutExit; under mpirun the
+// launcher takes the other ranks down with it.
 #pragma once
 
 #include <memory>
@@ -92,7 +94,10 @@ std::shared_ptr<Communicator> make_nccl_communicator(const LaunchInfo& launch, D
 // MPI bootstrap shared by the backends: initialises MPI once (thread level MULTIPLE when offered) and
 // finalises it at exit. Throws when the build has no MPI.
 void mpi_ensure_initialized();
-// Broadcasts `bytes` from rank 0 over MPI_COMM_WORLD (NCCL's unique id).
+// Broadcasts `bytes` from rank 0 over MPI_COMM_WORLD (NCCL's unique id, the heartbeat store's address),
+// padded with zeros or cut to `size`.
 std::string mpi_broadcast_bytes(const std::string& bytes, int size);
+// Room for the heartbeat store's "host:port" in a start-up exchange (a longer host name: no side channel).
+constexpr int kHeartbeatAddressBytes = 256;
 
 }  // namespace nat::train

@@ -98,6 +98,7 @@ class MpiCommunicator final : public Communicator {
                  {}}) {}
 
   std::string backend() const override { return "mpi"; }
+  void start_heartbeat(HeartbeatOptions o) { worker_.start_heartbeat(std::move(o)); }
 
   std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op, const std::string& what) override {
     check_tensor(t, "all_reduce");
@@ -161,7 +162,7 @@ std::string mpi_broadcast_bytes(const std::string& bytes, int size) {
   runtime();
   std::string buf = bytes;
   buf.resize(static_cast<size_t>(size));
-  mpi_check(MPI_Bcast(buf.data(), size, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast", "the NCCL unique id");
+  mpi_check(MPI_Bcast(buf.data(), size, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast", "start-up bytes from rank 0");
   return buf;
 }
 
@@ -172,7 +173,14 @@ std::shared_ptr<Communicator> make_mpi_communicator(const LaunchInfo& launch, co
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   NAT_CHECK(rank == launch.rank && world == launch.world_size, "[mpi] MPI says rank ", rank, " of ", world,
             ", the environment ", launch.str(), "; launch every rank with the same launcher");
-  return std::make_shared<MpiCommunicator>(rank, world, opt);
+  // The heartbeat store's address travels once over MPI; an empty one means no side channel this run.
+  std::shared_ptr<HeartbeatStore> store;
+  std::string where = start_heartbeat_store(launch, &store);
+  where = mpi_broadcast_bytes(where, kHeartbeatAddressBytes);
+  where.resize(std::strlen(where.c_str()));
+  auto comm = std::make_shared<MpiCommunicator>(rank, world, opt);
+  comm->start_heartbeat(heartbeat_options(launch, std::move(store), where));
+  return comm;
 }
 
 void abort_job(int exit_code) {

@@ -1,7 +1,8 @@
-// The NCCL backend: CUDA tensors of this rank's GPU. The id exchange is MPI_Bcast when MPI launched us,
-// else the TCP rendezvous at MASTER_ADDR:MASTER_PORT. Collectives are queued from the calling thread
-// (its current stream is the compute stream); the CommWorker only watches their events against the
+// The NCCL backend: CUDA tensors of this rank's GPU. The id exchange (with the heartbeat store's address)
+// is MPI_Bcast when MPI launched us, else the TCP rendezvous at MASTER_ADDR:MASTER_PORT. Collectives are queued from
+// the calling thread (its current stream is the compute stream); the CommWorker only watches their events against the
 // timeout and polls NCCL's asynchronous error, aborting the communicator on either.
+#include <cstring>
 #include <memory>
 
 #include "core/backend.h"
@@ -39,6 +40,7 @@ class NcclCommunicator final : public Communicator {
         watchdog_(rank, opt.timeout_s, {[c = comm_] { c->abort(); }, [c = comm_] { return c->async_error(); }}) {}
 
   std::string backend() const override { return "nccl"; }
+  void start_heartbeat(HeartbeatOptions o) { watchdog_.start_heartbeat(std::move(o)); }
 
   std::shared_ptr<Work> all_reduce_async(const Tensor& t, ReduceOp op, const std::string& what) override {
     check_tensor(t, "all_reduce");
@@ -83,23 +85,33 @@ std::shared_ptr<Communicator> make_nccl_communicator(const LaunchInfo& launch, D
   NAT_CHECK(cuda::nccl_available(), "[nccl] this build has no NCCL; rebuild with NAT_CUDA=ON (NCCL ships with CUDA)");
   NAT_CHECK(device.index == launch.local_rank % std::max(1, cuda_device_count()), "[nccl] ", launch.str(),
             " should use cuda:", launch.local_rank % std::max(1, cuda_device_count()), ", not ", device.str());
+  // Rank 0 sends NCCL's unique id and the heartbeat store's address (train/rendezvous.h) in one go.
+  std::shared_ptr<HeartbeatStore> store;
+  std::string where = start_heartbeat_store(launch, &store);
   std::string id;
   if (launch.rank == 0) {
     cuda::NcclId raw = cuda::nccl_unique_id();
     id.assign(raw.data(), raw.size());
   }
+  constexpr size_t kIdBytes = sizeof(cuda::NcclId);
+  std::string payload = id + where;
   if (launch.mpi && mpi_compiled()) {
-    id = mpi_broadcast_bytes(id, static_cast<int>(sizeof(cuda::NcclId)));
+    payload = mpi_broadcast_bytes(payload, static_cast<int>(kIdBytes) + kHeartbeatAddressBytes);
   } else {
     RendezvousOptions ro{launch.master_addr, launch.master_port, launch.rank, launch.world_size, opt.timeout_s};
-    id = rendezvous_exchange(ro, id);
+    payload = rendezvous_exchange(ro, payload);
   }
-  NAT_CHECK(id.size() == sizeof(cuda::NcclId), "[nccl] the unique id received by ", launch.str(), " has ", id.size(),
-            " bytes, expected ", sizeof(cuda::NcclId));
+  NAT_CHECK(payload.size() >= kIdBytes, "[nccl] the unique id received by ", launch.str(), " has ", payload.size(),
+            " bytes, expected ", kIdBytes);
+  id = payload.substr(0, kIdBytes);
+  where = payload.substr(kIdBytes);
+  where.resize(std::strlen(where.c_str()));  // MPI pads with zeros
   cuda::NcclId raw{};
   std::copy(id.begin(), id.end(), raw.begin());
   auto comm = std::make_shared<cuda::NcclComm>(launch.rank, launch.world_size, raw, device.index);
-  return std::make_shared<NcclCommunicator>(launch.rank, launch.world_size, device, std::move(comm), opt);
+  auto nccl = std::make_shared<NcclCommunicator>(launch.rank, launch.world_size, device, std::move(comm), opt);
+  nccl->start_heartbeat(heartbeat_options(launch, std::move(store), where));
+  return nccl;
 }
 
 }  // namespace nat::train

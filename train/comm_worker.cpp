@@ -1,5 +1,8 @@
-// The in-order collective worker and its watchdog (see comm_worker.h).
+// The in-order collective worker, its watchdog, and the heartbeat that lets a timeout name the late rank
+// (see comm_worker.h).
 #include "train/comm_worker.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 struct CommWorker::Task final : Work {
   std::string what;
+  uint64_t seq = 0;  // its number in submission order, from 1
   std::function<void()> run;
   std::function<bool()> watch;
   Clock::time_point started{};
@@ -46,6 +50,7 @@ CommWorker::CommWorker(int rank, double timeout_s, Hooks hooks)
 }
 
 CommWorker::~CommWorker() {
+  std::shared_ptr<Heartbeat> hb;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
@@ -53,6 +58,34 @@ CommWorker::~CommWorker() {
   cv_.notify_all();
   worker_.join();
   watchdog_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hb = std::move(heartbeat_);
+  }
+  hb.reset();  // joins its thread, which reads progress() under mu_
+}
+
+CollectiveProgress CommWorker::progress() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {submitted_, last_what_};
+}
+
+double CommWorker::heartbeat_period(double timeout_s) { return std::clamp(timeout_s / 4, 0.05, 1.0); }
+double CommWorker::heartbeat_query_timeout(double timeout_s) { return std::clamp(timeout_s / 2, 1.0, 5.0); }
+
+void CommWorker::start_heartbeat(HeartbeatOptions opt) {
+  if (!opt.store && (opt.addr.empty() || opt.port <= 0)) return;  // no side channel this run
+  opt.period_s = heartbeat_period(timeout_s_);
+  try {
+    auto hb = std::make_shared<Heartbeat>(std::move(opt), [this] { return progress(); });
+    std::lock_guard<std::mutex> lock(mu_);
+    heartbeat_ = std::move(hb);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr,
+                 "[rank %d] nat: warning: no heartbeat side channel (%s); a collective timeout will not "
+                 "name the rank that stalled\n",
+                 rank_, e.what());
+  }
 }
 
 std::shared_ptr<Work> CommWorker::submit(std::string what, std::function<void()> run, std::function<bool()> watch) {
@@ -62,6 +95,8 @@ std::shared_ptr<Work> CommWorker::submit(std::string what, std::function<void()>
   {
     std::lock_guard<std::mutex> lock(mu_);
     NAT_CHECK(!stop_, "[comm] ", t->what, ": the communicator is shutting down");
+    t->seq = ++submitted_;
+    last_what_ = t->what;
     queue_.push_back(t);
   }
   cv_.notify_all();
@@ -123,10 +158,71 @@ void CommWorker::watchdog_loop() {
     const double age = std::chrono::duration<double>(Clock::now() - oldest->started).count();
     std::string async_error = hooks_.poll_error ? hooks_.poll_error() : std::string();
     if (!async_error.empty()) fail(str(oldest->what, " failed: ", async_error, "; aborting the communicator"));
-    if (age > timeout_s_)
-      fail(str(oldest->what, " did not finish within ", timeout_s_,
-               " s (dist_timeout): another rank stalled or died; aborting the communicator"));
+    if (age > timeout_s_) {
+      const std::string head =
+          str(oldest->what, " (collective #", oldest->seq, ") did not finish within ", timeout_s_, " s (dist_timeout)");
+      lock.unlock();  // asking the store takes a moment; the heartbeat thread needs progress() meanwhile
+      fail(str(head, "; ", who_is_behind(oldest->seq), "; aborting the communicator"));
+    }
   }
+}
+
+std::string CommWorker::who_is_behind(uint64_t seq) {
+  std::shared_ptr<Heartbeat> hb;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hb = heartbeat_;
+  }
+  if (!hb) return "another rank stalled or died (no heartbeat side channel to tell which)";
+  std::string why;
+  std::optional<std::vector<RankBeat>> beats = hb->query(heartbeat_query_timeout(timeout_s_), &why);
+  if (!beats)
+    return str("rank 0's heartbeat store did not answer (", why,
+               "), so rank 0 is likely the rank that stalled (stopped, hung, or its host unreachable)");
+  // Beats come every period; one several periods old means the whole process has gone quiet.
+  const double stale_s = std::max(5.0, 5 * hb->options().period_s);
+  return describe_stragglers(*beats, rank_, seq, stale_s);
+}
+
+std::string start_heartbeat_store(const LaunchInfo& launch, std::shared_ptr<HeartbeatStore>* store) {
+  store->reset();
+  if (launch.rank != 0 || launch.world_size < 2) return "";
+  try {
+    *store = std::make_shared<HeartbeatStore>(launch.world_size);
+    // An explicit MASTER_ADDR wins; under MPI, rank 0 is on this machine (the Slurm default of MASTER_ADDR,
+    // the first node of the job, need not be where rank 0 runs); otherwise the rendezvous host.
+    const char* env = std::getenv("MASTER_ADDR");
+    std::string host = env && *env ? env : launch.mpi ? "" : launch.master_addr;
+    if (host.empty()) {
+      char name[256] = {};
+      NAT_CHECK(::gethostname(name, sizeof name - 1) == 0, "gethostname failed");
+      host = name;
+    }
+    std::string where = str(host, ":", (*store)->port());
+    NAT_CHECK(where.size() < kHeartbeatAddressBytes, "the address ", where, " is too long");
+    return where;
+  } catch (const std::exception& e) {
+    store->reset();
+    std::fprintf(stderr,
+                 "[rank 0] nat: warning: the heartbeat store did not start (%s); a collective timeout will "
+                 "not name the rank that stalled\n",
+                 e.what());
+    return "";
+  }
+}
+
+HeartbeatOptions heartbeat_options(const LaunchInfo& launch, std::shared_ptr<HeartbeatStore> store,
+                                   const std::string& where) {
+  HeartbeatOptions o;
+  o.rank = launch.rank, o.world_size = launch.world_size;
+  o.store = std::move(store);
+  // "host:port"; the host may be an IPv6 address with colons of its own.
+  const size_t colon = where.rfind(':');
+  if (o.store || colon == std::string::npos) return o;
+  o.addr = where.substr(0, colon);
+  o.port = std::atoi(where.c_str() + colon + 1);
+  if (o.addr.size() > 2 && o.addr.front() == '[' && o.addr.back() == ']') o.addr = o.addr.substr(1, o.addr.size() - 2);
+  return o;
 }
 
 }  // namespace nat::train

@@ -3,11 +3,15 @@
 //   collectives  all_reduce sum/avg/max, broadcast from a non-zero root, all_gather, the string helpers
 //   reducer      a small NAT's bucketed gradients equal the mean of every rank's own gradients; buckets are
 //                launched in order, the first before backward ends (overlap), bucket 0 holding the head
-//   stall        rank 1 sleeps before an all_reduce: rank 0's watchdog must abort (dist_timeout 2 s)
+//   stall        after a barrier, rank 1 sleeps before an all_reduce: rank 0's watchdog must abort
+//                (dist_timeout 2 s), naming rank 1 from its heartbeat (its last collective is the barrier)
+//   freeze       after a barrier, rank 0 stops itself (SIGSTOP: its heartbeat store too): rank 1's watchdog
+//                must abort, saying the store did not answer, so rank 0 is the likely culprit
 //   die          rank 1 exits abruptly before an all_reduce: the launcher must end rank 0 too
 //   mismatch     rank 1 builds a different model: broadcast_parameters fails on every rank, naming it
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -149,14 +153,20 @@ int main(int argc, char** argv) {
     g_rank = launch.rank;
     CommOptions co;
     co.backend = "mpi";
-    co.timeout_s = scenario == "stall" ? 2.0 : 120.0;
+    co.timeout_s = scenario == "stall" || scenario == "freeze" ? 2.0 : 120.0;
     std::shared_ptr<Communicator> comm = make_communicator(launch, Device::cpu(), co);
     if (scenario == "collectives") return collectives(*comm);
     if (scenario == "reducer") return reducer(comm);
-    if (scenario == "stall") {
-      if (comm->rank() == 1) std::this_thread::sleep_for(std::chrono::seconds(60));
+    if (scenario == "stall" || scenario == "freeze") {
+      comm->barrier("barrier 'before the stall'");
+      if (scenario == "stall" && comm->rank() == 1) std::this_thread::sleep_for(std::chrono::seconds(60));
+      if (scenario == "freeze" && comm->rank() == 0) {
+        ::raise(SIGSTOP);
+        // Only the launcher's teardown continues it (SIGCONT before SIGTERM): stay out of the collective.
+        std::this_thread::sleep_for(std::chrono::seconds(60));
+      }
       comm->all_reduce(Tensor::ones({8}), ReduceOp::sum, "all_reduce 'stall test'");
-      std::printf("FAIL: rank %d: the all_reduce returned although rank 1 stalled\n", comm->rank());
+      std::printf("FAIL: rank %d: the all_reduce returned although a rank stalled\n", comm->rank());
       return 1;
     }
     if (scenario == "die") {
@@ -171,7 +181,7 @@ int main(int argc, char** argv) {
       std::printf("FAIL: rank %d: different models were accepted\n", comm->rank());
       return 1;
     }
-    std::fprintf(stderr, "usage: dist_worker collectives|reducer|stall|die|mismatch (under mpirun)\n");
+    std::fprintf(stderr, "usage: dist_worker collectives|reducer|stall|freeze|die|mismatch (under mpirun)\n");
     return 2;
   } catch (const Error& e) {
     std::printf("rank %d: error: %s\n", g_rank, e.what());

@@ -1,7 +1,7 @@
 // Communicators in one process: the local backend, backend selection errors, the in-order CommWorker and
-// its watchdog (a collective past the timeout ends the process with kCommTimeoutExit, naming rank and
-// operation), and the GradReducer's bucket layout, hook order and errors on a world of one. The MPI backend
-// across processes is tested in test_distributed.cpp.
+// its watchdog (a collective past the timeout ends the process with kCommTimeoutExit, naming rank,
+// operation and its number, and through a heartbeat store the rank that has not arrived), and the GradReducer's bucket
+// layout, hook order and errors on a world of one. The MPI backend across processes is tested in test_distributed.cpp.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,6 +17,7 @@
 #include "train/comm.h"
 #include "train/comm_worker.h"
 #include "train/reducer.h"
+#include "train/rendezvous.h"
 
 namespace nat::train {
 namespace {
@@ -79,7 +80,39 @@ TEST(CommWorkerDeathTest, TimeoutEndsTheProcessNamingRankAndOperation) {
          })->wait();
       },
       ::testing::ExitedWithCode(kCommTimeoutExit),
-      "\\[rank 3\\] nat: all_reduce of gradient bucket 7 did not finish within 0.2 s");
+      "\\[rank 3\\] nat: all_reduce of gradient bucket 7 \\(collective #1\\) did not finish within 0.2 s "
+      "\\(dist_timeout\\); another rank stalled or died \\(no heartbeat side channel");
+}
+
+TEST(CommWorker, NumbersCollectivesInSubmissionOrder) {
+  CommWorker w(0, 30.0, {});
+  EXPECT_EQ(w.progress().seq, 0u);
+  for (const char* what : {"broadcast of the parameters", "barrier", "all_reduce of the step's loss"})
+    w.submit(what, [] {})->wait();
+  EXPECT_EQ(w.progress().seq, 3u);
+  EXPECT_EQ(w.progress().what, "all_reduce of the step's loss");
+}
+
+TEST(CommWorkerDeathTest, TimeoutNamesTheRankThatHasNotArrived) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  // Rank 0's worker with its heartbeat store; rank 1, a thread here, stays at collective #1.
+  EXPECT_EXIT(
+      {
+        auto store = std::make_shared<HeartbeatStore>(2);
+        Heartbeat rank1({nullptr, "127.0.0.1", store->port(), 1, 2, 0.05}, [] {
+          return CollectiveProgress{1, "barrier 'start'"};
+        });
+        CommWorker w(0, 1.0, {});
+        w.start_heartbeat({store, "", 0, 0, 2});
+        w.submit("barrier 'start'", [] {})->wait();
+        w.submit("all_reduce of the step's loss", [] {
+           std::this_thread::sleep_for(std::chrono::seconds(30));
+         })->wait();
+      },
+      ::testing::ExitedWithCode(kCommTimeoutExit),
+      "\\[rank 0\\] nat: all_reduce of the step's loss \\(collective #2\\) did not finish within 1 s "
+      "\\(dist_timeout\\); rank 1 has not arrived: its last collective is #1 \\(barrier 'start'\\), "
+      "heartbeat [0-9.]+ s ago; aborting the communicator");
 }
 
 TEST(CommWorkerDeathTest, DeviceOperationIsWatchedUntilItsEventFires) {
@@ -92,7 +125,8 @@ TEST(CommWorkerDeathTest, DeviceOperationIsWatchedUntilItsEventFires) {
             "ncclAllReduce bucket 0", [] {}, [] { return false; });
         std::this_thread::sleep_for(std::chrono::seconds(30));
       },
-      ::testing::ExitedWithCode(kCommTimeoutExit), "\\[rank 1\\] nat: ncclAllReduce bucket 0 did not finish");
+      ::testing::ExitedWithCode(kCommTimeoutExit),
+      "\\[rank 1\\] nat: ncclAllReduce bucket 0 \\(collective #1\\) did not finish");
   // An asynchronous error aborts at once, calling the abort hook first.
   EXPECT_EXIT(
       {

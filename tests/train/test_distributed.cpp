@@ -1,8 +1,9 @@
 // Data parallelism on the CPU with MPI, through real launches: `mpirun -np 2` over tests/train/dist_worker
-// (collectives, the bucketed reducer's values and its hook order, a stalled rank, a dead rank, different
-// models) and over the `nat` CLI: two ranks of batch 4 train to the same weights as one process of batch 8,
-// only rank 0 writes the run directory, its log lines carry the rank, and a run stopped on one process
-// resumes on two (same global batch) to the same weights as the uninterrupted run.
+// (collectives, the bucketed reducer's values and its hook order, a stalled rank named through the
+// heartbeat, a frozen rank 0, a dead rank, different models) and over the `nat` CLI: two ranks of batch 4
+// train to the same weights as one process of batch 8, only rank 0 writes the run directory, its log lines
+// carry the rank, and a run stopped on one process resumes on two (same global batch) to the same weights as
+// the uninterrupted run.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,11 +78,29 @@ TEST(Distributed, ReducerAveragesBucketsInOrderDuringBackward) {
 
 TEST(Distributed, StalledRankTimesOutNamingRankAndOperation) {
   NAT_SKIP_WITHOUT_MPI();
+  // Rank 1's main thread sleeps after collective #1; its heartbeat thread still reports it there.
   Result r = run(mpirun(2) + " " + NAT_DIST_WORKER + " stall");
   EXPECT_NE(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("[rank 0] nat: all_reduce 'stall test' did not finish within 2 s"), std::string::npos)
+  EXPECT_NE(r.output.find("[rank 0] nat: all_reduce 'stall test' (collective #2) did not finish within 2 s "
+                          "(dist_timeout); rank 1 has not arrived: its last collective is #1 (barrier 'before the "
+                          "stall'), heartbeat "),
+            std::string::npos)
       << r.output;
   EXPECT_LT(r.seconds, 45.0) << "the job should end at the 2 s timeout, not when the stalled rank wakes (60 s)";
+}
+
+TEST(Distributed, FrozenRankZeroIsNamedWhenItsHeartbeatStoreIsSilent) {
+  NAT_SKIP_WITHOUT_MPI();
+  // Rank 0 stops entirely (SIGSTOP), its heartbeat store with it; `timeout` guards against a launcher that
+  // would wait for a stopped process forever.
+  Result r = run("timeout -s KILL 100 " + mpirun(2) + " " + NAT_DIST_WORKER + " freeze");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("[rank 1] nat: all_reduce 'stall test' (collective #2) did not finish within 2 s "
+                          "(dist_timeout); rank 0's heartbeat store did not answer ("),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("so rank 0 is likely the rank that stalled"), std::string::npos) << r.output;
+  EXPECT_LT(r.seconds, 60.0) << "the job should end soon after the 2 s timeout";
 }
 
 TEST(Distributed, DeadRankEndsTheJob) {

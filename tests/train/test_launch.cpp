@@ -1,11 +1,14 @@
-// Launcher detection (torchrun, Open MPI, PMI, Slurm variables) and the TCP rendezvous that hands NCCL's
-// unique id to every rank when no MPI launched the job.
+// Launcher detection (torchrun, Open MPI, PMI, Slurm variables), the TCP rendezvous that hands NCCL's
+// unique id to every rank when no MPI launched the job, and the heartbeat store that lets a collective
+// timeout name the rank that did not arrive (ranks played by threads).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -175,6 +178,111 @@ TEST(Rendezvous, PeerNamesTheAddressItCouldNotReach) {
   NAT_EXPECT_ERROR(rendezvous_exchange(o, ""), "rank 1: could not reach rank 0 at 127.0.0.1:");
   RendezvousOptions none{"", 29500, 1, 2, 0.5};
   NAT_EXPECT_ERROR(rendezvous_exchange(none, ""), "MASTER_ADDR is not set");
+}
+
+// ---- the heartbeat side channel ----
+
+// Polls the store until `ready` holds (or 20 s pass): beats arrive asynchronously, on their own thread.
+template <typename F>
+std::vector<RankBeat> beats_when(const HeartbeatStore& store, F ready) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::vector<RankBeat> b = store.snapshot();
+  while (!ready(b) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+    b = store.snapshot();
+  }
+  return b;
+}
+
+TEST(Heartbeat, StoreKeepsEveryRanksLastCollective) {
+  auto store = std::make_shared<HeartbeatStore>(3);
+  ASSERT_GT(store->port(), 0);
+  std::mutex mu;
+  CollectiveProgress mine{7, "all_reduce of the step's loss"};
+  Heartbeat rank0({store, "", 0, 0, 3, 0.02}, [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return mine;
+  });
+  auto rank1 = std::make_unique<Heartbeat>(HeartbeatOptions{nullptr, "127.0.0.1", store->port(), 1, 3, 0.02}, [] {
+    return CollectiveProgress{6, "all_reduce of gradient bucket 3"};
+  });
+  // Rank 2 never beats.
+  std::vector<RankBeat> b = beats_when(*store, [](auto& v) { return v[0].seen && v[1].seen; });
+  ASSERT_TRUE(b[1].seen);
+  EXPECT_EQ(b[0].progress.seq, 7u);
+  EXPECT_EQ(b[1].progress.seq, 6u);
+  EXPECT_EQ(b[1].progress.what, "all_reduce of gradient bucket 3");
+  EXPECT_TRUE(b[1].connected);
+  EXPECT_FALSE(b[2].seen);
+  // A rank other than 0 asks over TCP and sees the same.
+  std::string why;
+  std::optional<std::vector<RankBeat>> q = rank1->query(5.0, &why);
+  ASSERT_TRUE(q) << why;
+  ASSERT_EQ(q->size(), 3u);
+  EXPECT_EQ((*q)[0].progress.what, "all_reduce of the step's loss");
+  EXPECT_EQ((*q)[1].progress.seq, 6u);
+  EXPECT_FALSE((*q)[2].seen);
+  const std::string msg = describe_stragglers(*q, 0, 7, 60.0);
+  EXPECT_NE(msg.find("rank 1 has not arrived: its last collective is #6 (all_reduce of gradient bucket 3), heartbeat "),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("no heartbeat ever came from rank(s) 2"), std::string::npos) << msg;
+  // Progress moves on; then rank 1's process goes away and the store notices its connection close.
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    mine = {8, "barrier"};
+  }
+  EXPECT_EQ(beats_when(*store, [](auto& v) { return v[0].progress.seq == 8; })[0].progress.what, "barrier");
+  rank1.reset();
+  b = beats_when(*store, [](auto& v) { return !v[1].connected; });
+  EXPECT_FALSE(b[1].connected);
+  EXPECT_NE(describe_stragglers(b, 0, 8, 60.0).find("then its connection closed (the process ended)"),
+            std::string::npos);
+}
+
+TEST(Heartbeat, SilentOrMissingStoreIsReportedNotThrown) {
+  // A port that accepts connections (the kernel completes them) but never answers: a stopped rank 0.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET, a.sin_addr.s_addr = htonl(INADDR_LOOPBACK), a.sin_port = 0;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  {
+    Heartbeat silent({nullptr, "127.0.0.1", ntohs(a.sin_port), 1, 2, 0.05}, [] { return CollectiveProgress{}; });
+    std::string why;
+    EXPECT_FALSE(silent.query(0.3, &why));
+    EXPECT_NE(why.find("no answer from 127.0.0.1:"), std::string::npos) << why;
+  }
+  ::close(fd);
+  // Nobody listening: publishing warns (never throws), and a query says it cannot connect.
+  Heartbeat none({nullptr, "127.0.0.1", free_port(), 1, 2, 0.05}, [] { return CollectiveProgress{}; });
+  std::string why;
+  EXPECT_FALSE(none.query(0.3, &why));
+  EXPECT_NE(why.find("cannot connect to 127.0.0.1:"), std::string::npos) << why;
+}
+
+TEST(Heartbeat, DescribesWhoIsBehind) {
+  auto beat = [](uint64_t seq, const char* what, double age, bool connected = true) {
+    RankBeat b;
+    b.seen = true, b.connected = connected, b.progress = {seq, what}, b.age_s = age;
+    return b;
+  };
+  // Rank 3 asks about collective #10.
+  std::vector<RankBeat> v = {beat(9, "all_reduce of gradient bucket 0", 0.4), beat(10, "x", 0.2), beat(0, "", 0.7),
+                             beat(10, "x", 0.1)};
+  EXPECT_EQ(describe_stragglers(v, 3, 10, 5.0),
+            "ranks 0, 2 have not arrived: rank 0: its last collective is #9 (all_reduce of gradient bucket 0), "
+            "heartbeat 0.4 s ago; rank 2: it has entered no collective yet, heartbeat 0.7 s ago");
+  // Everybody is in it: the collective itself hangs.
+  v = {beat(10, "x", 0.1), beat(11, "y", 0.3)};
+  EXPECT_NE(describe_stragglers(v, 0, 10, 5.0).find("every rank has entered it"), std::string::npos);
+  // A rank that is in it but whose whole process went quiet.
+  v = {beat(10, "x", 0.1), beat(10, "x", 42.0)};
+  EXPECT_EQ(describe_stragglers(v, 0, 10, 5.0),
+            "rank 1 entered it but last heartbeat 42.0 s ago (the whole process is stuck: stopped, swapping or in "
+            "a debugger)");
 }
 
 }  // namespace
