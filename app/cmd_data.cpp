@@ -26,13 +26,15 @@ namespace nat::app {
 namespace {
 
 const char* kHelp =
-    "usage: nat data check DIR [--workers N] [--all]\n"
+    "usage: nat data check DIR [--workers N] [--all] [--max_image_pixels N]\n"
     "       nat data digits --out DIR [--sheet PATH] [--force]\n"
     "       nat data preview --config CFG --out grid.png [--data DIR] [--n 16] [--epoch 0] [--columns C]\n\n"
     "  check    Reads and fully decodes every .png/.jpg/.jpeg under DIR (--all: every file), with N threads\n"
     "           (default: all cores). Prints each file that cannot be decoded on its own line on stdout, and\n"
     "           a summary, including the odd files that do decode (format differing from the extension,\n"
-    "           CMYK JPEGs, grayscale, alpha, 16-bit), on stderr. Exits 1 when a file is bad.\n"
+    "           CMYK JPEGs, grayscale, alpha, 16-bit), on stderr. Exits 1 when a file is bad. Images whose\n"
+    "           header promises more than --max_image_pixels (default 89478485, PIL's limit and the config\n"
+    "           key's default; 0: no limit) are bad without being decoded, as the loader skips them.\n"
     "  digits   Cuts the handwritten-digit sheet of Debian's opencv-doc package\n"
     "           (/usr/share/doc/opencv-doc/examples/data/digits.png; --sheet for another copy) into\n"
     "           DIR/train/<0-9>/*.png (450 per class) and DIR/val/<0-9>/*.png (50 per class, every 10th\n"
@@ -48,6 +50,7 @@ int data_check(const Args& args) {
   data::CheckOptions opt;
   opt.workers = args.get_int("workers", 0, 0, 1024);
   opt.all_files = args.flag("all");
+  opt.max_image_pixels = args.get_int("max_image_pixels", data::kDefaultMaxImagePixels, 0, INT64_MAX);
   opt.on_bad = [](const std::string& path, const std::string&) {
     std::printf("%s\n", path.c_str());
     std::fflush(stdout);
@@ -120,7 +123,8 @@ int data_preview(const Args& args) {
 }  // namespace
 
 int cmd_data(const std::vector<std::string>& argv) {
-  Args args("data", argv, {"workers", "out", "sheet", "config", "data", "n", "epoch", "columns"}, {"all", "force"});
+  Args args("data", argv, {"workers", "out", "sheet", "config", "data", "n", "epoch", "columns", "max_image_pixels"},
+            {"all", "force"});
   if (args.help() || args.positional().empty()) {
     std::printf("%s", kHelp);
     return args.help() ? 0 : 1;
