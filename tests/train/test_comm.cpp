@@ -93,6 +93,38 @@ TEST(CommWorker, NumbersCollectivesInSubmissionOrder) {
   EXPECT_EQ(w.progress().what, "all_reduce of the step's loss");
 }
 
+TEST(CommWorker, HeartbeatStartUpHandsRankZerosStoreToTheOthers) {
+  // What the backends do around their start-up exchange, with the exchanged string passed by hand.
+  LaunchInfo zero, one;
+  zero.world_size = one.world_size = 2, one.rank = 1;
+  zero.launcher = one.launcher = "torchrun", zero.master_addr = one.master_addr = "127.0.0.1";
+  std::shared_ptr<HeartbeatStore> store;
+  const std::string where = start_heartbeat_store(zero, &store);
+  ASSERT_TRUE(store);
+  EXPECT_NE(where.find(":" + std::to_string(store->port())), std::string::npos) << where;
+  HeartbeatOptions o = heartbeat_options(one, nullptr, where);
+  EXPECT_EQ(o.port, store->port());
+  EXPECT_EQ(o.rank, 1);
+  {
+    CommWorker rank1(1, 1.0, {});  // beats every 0.25 s
+    rank1.start_heartbeat(o);
+    rank1.submit("barrier 'start'", [] {})->wait();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (store->snapshot()[1].progress.seq != 1 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    EXPECT_EQ(store->snapshot()[1].progress.what, "barrier 'start'");
+  }
+  // No store in a world of one, or on ranks other than 0; an IPv6 host keeps its colons.
+  LaunchInfo single;
+  EXPECT_EQ(start_heartbeat_store(single, &store), "");
+  EXPECT_FALSE(store);
+  EXPECT_EQ(start_heartbeat_store(one, &store), "");
+  o = heartbeat_options(one, nullptr, "[fe80::1]:4242");
+  EXPECT_EQ(o.addr, "fe80::1");
+  EXPECT_EQ(o.port, 4242);
+  EXPECT_EQ(heartbeat_options(one, nullptr, "").port, 0);  // no side channel: start_heartbeat does nothing
+}
+
 TEST(CommWorkerDeathTest, TimeoutNamesTheRankThatHasNotArrived) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   // Rank 0's worker with its heartbeat store; rank 1, a thread here, stays at collective #1.
