@@ -211,7 +211,7 @@ std::shared_ptr<Loader::Buffers> Loader::acquire_buffers() {
     pool_.push_back(b);
     return b;
   } catch (...) {
-    // Saturating: B * 3 * S * S * 4 stays far below 2^63 for the sizes the config allows, but say so anyway.
+    // In double: for an absurd batch the byte count is past int64 (human_bytes saturates it).
     const double bytes = 4.0 * static_cast<double>(B) * 3.0 * static_cast<double>(S) * static_cast<double>(S);
     std::string cause;
     try {
