@@ -1,8 +1,10 @@
 // safetensors read/write (format: little-endian u64 header length N, N bytes of JSON header, then the
 // data buffer; each tensor entry {"dtype", "shape", "data_offsets": [begin, end]} relative to the
 // buffer; optional "__metadata__" string map). Every header field and offset is validated before any
-// tensor byte is read, so a truncated, oversized or malicious file gives a nat::Error naming the file
-// and the problem, never a crash or an out-of-bounds read. Writes are atomic (temp file, fsync, rename).
+// tensor byte is read, so a truncated, oversized or malicious file (keys given twice, overflowing shapes,
+// overlapping offsets) gives a nat::Error naming the file and the problem, never a crash or an
+// out-of-bounds read; the header is read as a stream, so memory stays a small multiple of the file, and
+// an allocation failure is a nat::Error too. Writes are atomic (temp file, fsync, rename).
 #pragma once
 
 #include <cstdint>
