@@ -35,6 +35,26 @@ std::string list_keys(const std::vector<std::string>& keys, size_t limit = 20) {
   return os.str();
 }
 
+// Whether every value of `from` is exactly representable in `to`: the widenings a load may apply
+// silently. Narrowing (f64 -> f32, f32 -> bf16) and any integer <-> float change are refused, since a
+// checkpoint whose I32 bytes are read as weights gives garbage, not an error, once cast.
+bool lossless(DType from, DType to) {
+  if (from == to) return true;
+  switch (from) {
+    case DType::f16:
+    case DType::bf16:
+      return to == DType::f32 || to == DType::f64;
+    case DType::f32:
+      return to == DType::f64;
+    case DType::u8:
+      return to == DType::i32 || to == DType::i64;
+    case DType::i32:
+      return to == DType::i64;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 template <typename F>
@@ -138,7 +158,7 @@ LoadReport Module::load_state_dict(const NamedTensors& state, bool strict) {
   NAT_CHECK(duplicates.empty(), "[load_state_dict] duplicate keys in the state dict:", list_keys(duplicates));
 
   LoadReport report;
-  std::vector<std::string> mismatched;
+  std::vector<std::string> mismatched, dtype_mismatched;
   std::vector<std::pair<Tensor, const Tensor*>> copies;
   std::set<std::string> known;
   visit_tensors("", [&](const std::string& n, const Entry& e) {
@@ -155,12 +175,18 @@ LoadReport Module::load_state_dict(const NamedTensors& state, bool strict) {
                                shape_str(e.tensor.shape())));
       return;
     }
+    if (!lossless(src.dtype(), e.tensor.dtype())) {
+      dtype_mismatched.push_back(
+          str(n, ": checkpoint ", dtype_name(src.dtype()), ", model ", dtype_name(e.tensor.dtype())));
+      return;
+    }
     copies.emplace_back(e.tensor, &src);
   });
   for (const auto& [n, t] : state)
     if (!known.count(n)) report.unexpected.push_back(str(n, " ", t.defined() ? shape_str(t.shape()) : "undefined"));
 
-  bool fail = !mismatched.empty() || (strict && (!report.missing.empty() || !report.unexpected.empty()));
+  bool fail = !mismatched.empty() || !dtype_mismatched.empty() ||
+              (strict && (!report.missing.empty() || !report.unexpected.empty()));
   if (fail) {
     std::ostringstream os;
     os << "[load_state_dict] the state dict does not match this " << type_name_ << " ("
@@ -170,6 +196,9 @@ LoadReport Module::load_state_dict(const NamedTensors& state, bool strict) {
     if (!report.unexpected.empty() && strict)
       os << "\n  unexpected keys (" << report.unexpected.size() << "):" << list_keys(report.unexpected);
     if (!mismatched.empty()) os << "\n  shape mismatches (" << mismatched.size() << "):" << list_keys(mismatched);
+    if (!dtype_mismatched.empty())
+      os << "\n  dtype mismatches (" << dtype_mismatched.size()
+         << "; only lossless widenings such as f16 -> f32 or f32 -> f64 are converted):" << list_keys(dtype_mismatched);
     NAT_THROW(os.str());
   }
   NoGradGuard no_grad;

@@ -48,10 +48,12 @@ class Module {
   // ---- state dicts ----
   // Parameters and persistent buffers, own first then children's, as detached handles (no copy).
   NamedTensors state_dict() const;
-  // Copies values into the registered tensors (converting dtype and device as needed). Strict: any
-  // missing or unexpected key is an error; a shape mismatch is always an error. The error lists
-  // every offending key (missing, unexpected, mis-shaped) with shapes. Nothing is modified unless
-  // the whole dict is accepted.
+  // Copies values into the registered tensors (converting device as needed). Strict: any missing or
+  // unexpected key is an error; a shape mismatch is always an error, and so is a dtype that does not
+  // convert losslessly (f16/bf16 -> f32/f64, f32 -> f64, u8 -> i32/i64, i32 -> i64 are converted; f64 -> f32
+  // and any integer <-> float change are refused). The error lists every offending key (missing,
+  // unexpected, mis-shaped, mis-typed) with shapes and dtypes. Nothing is modified unless the whole
+  // dict is accepted.
   LoadReport load_state_dict(const NamedTensors& state, bool strict = true);
 
   // ---- modes and placement ----
