@@ -8,6 +8,7 @@
 // the running epoch loss, the best metric and the kept checkpoint-<epoch> files, the model spec and args.
 // Written atomically (temporary file, fsync, rename: nn::write_file_atomic). A file with weights only
 // (an official checkpoint converted to safetensors) loads too, for evaluation or as initial weights.
+// Every number read back from the metadata has a range (a damaged step count must not overflow the loop).
 #pragma once
 
 #include <cstdint>
@@ -69,5 +70,9 @@ struct LoadedCheckpoint {
   const Tensor* find(const std::string& name) const { return file.find(name); }
 };
 LoadedCheckpoint load_checkpoint(const std::string& path);
+
+// The first floating tensor holding a NaN or an infinity, described as "'name' holds k non-finite values
+// (j NaN) of n", or "" when every value is finite. Diverged weights are never saved, resumed or scored.
+std::string first_non_finite(const nn::NamedTensors& tensors);
 
 }  // namespace nat::train
