@@ -1,5 +1,6 @@
 // `nat train --config FILE [--key value ...]`: training from a timm-style YAML config (train/trainer.h).
 // --dry-run validates the config, builds the model, prints both tables and exits without touching data.
+// Exit codes: 0 done (or nothing left to train), 2 an error, 128 + signal when SIGINT/SIGTERM stopped it.
 #include <cstdio>
 
 #include "app/commands.h"
@@ -26,7 +27,9 @@ const char* kHelp =
     "  --list-keys      print every config key with its type, default and meaning\n"
     "  --max-steps N    stop cleanly after N optimizer steps in all, saving last.safetensors\n"
     "  --resume CKPT    continue a run exactly where CKPT (a last.safetensors) stopped\n"
-    "Ctrl-C finishes the current step, saves last.safetensors and stops.\n\n"
+    "Ctrl-C (or SIGTERM) finishes the current step, saves last.safetensors and stops with exit code 130\n"
+    "(143 for SIGTERM); a second Ctrl-C quits at once (checkpoints are written atomically, so the last\n"
+    "complete one stays valid). A run directory belongs to one run at a time (a lock file, .lock).\n\n"
     "Data parallel (docs/distributed.md): start one process per GPU, or per CPU share, with a launcher:\n"
     "  mpirun -np 8 nat train --config F           one node, or many with --hostfile (NCCL on GPUs, MPI on CPUs)\n"
     "  srun --ntasks-per-node=8 nat train ...      Slurm (SLURM_PROCID/NTASKS/LOCALID)\n"
@@ -85,7 +88,7 @@ int cmd_train(const std::vector<std::string>& args) {
     train::Trainer trainer(cfg, {}, comm);
     if (main_rank) std::printf("%s\n\n", trainer.describe().c_str());
     r = trainer.fit();
-    if (!main_rank) return 0;
+    if (!main_rank) return r.signal ? 128 + r.signal : 0;
   } catch (const Error& e) {
     if (!launch.distributed()) throw;
     // One rank's error ends the job: the others would wait for it in their next collective.
@@ -95,6 +98,15 @@ int cmd_train(const std::vector<std::string>& args) {
     return 2;
   }
   std::printf("\n");
+  if (r.nothing_to_train) {
+    std::printf("Nothing to train: %s already holds all %lld epochs; run directory %s\n",
+                cfg.resume.empty() ? "the run" : cfg.resume.c_str(), static_cast<long long>(cfg.total_epochs()),
+                r.run_dir.c_str());
+    return 0;
+  }
+  if (r.unreadable_train_files > 0 || r.unreadable_val_files > 0)
+    std::printf("Unreadable files skipped: %lld training, %lld validation (stderr names each)\n",
+                static_cast<long long>(r.unreadable_train_files), static_cast<long long>(r.unreadable_val_files));
   if (r.last_eval.samples > 0)
     std::printf(
         "Final accuracy: top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %lld validation images (epoch %lld); "
@@ -106,6 +118,10 @@ int cmd_train(const std::vector<std::string>& args) {
               r.stopped_early ? "Stopped after" : "Trained", static_cast<long long>(r.steps),
               train::format_duration(r.train_seconds).c_str(), train::format_duration(r.cpu_seconds).c_str(),
               r.run_dir.c_str());
+  if (r.signal) {
+    std::fprintf(stderr, "nat train: stopped by signal %d after saving; exit code %d\n", r.signal, 128 + r.signal);
+    return 128 + r.signal;
+  }
   return 0;
 }
 

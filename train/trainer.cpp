@@ -3,6 +3,7 @@
 
 #include <omp.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -25,15 +26,45 @@ namespace {
 
 std::atomic<int> g_signal{0};
 
-void on_signal(int sig) { g_signal.store(sig); }
+void say_from_handler(const char* msg) {
+  size_t n = 0;
+  while (msg[n]) ++n;
+  while (n > 0) {  // write(2) is async-signal-safe; stdio is not
+    const ssize_t w = ::write(STDERR_FILENO, msg, n);
+    if (w <= 0) return;
+    msg += w, n -= static_cast<size_t>(w);
+  }
+}
+
+// The first SIGINT/SIGTERM asks the loop to stop after its step (it saves, then nat train exits 128 +
+// signal). A second one while that is pending quits at once: a step can take minutes, and every file is
+// replaced atomically, so the last complete checkpoint stays valid (a stray .tmp is removed at the next
+// start).
+void on_signal(int sig) {
+  int none = 0;
+  if (g_signal.compare_exchange_strong(none, sig)) {
+    say_from_handler(sig == SIGINT ? "\nnat: interrupt (SIGINT): finishing this step, then saving and stopping; "
+                                     "interrupt again to quit at once\n"
+                                   : "\nnat: SIGTERM: finishing this step, then saving and stopping; "
+                                     "a second signal quits at once\n");
+    return;
+  }
+  say_from_handler(sig == SIGINT ? "\nnat: second interrupt: quitting now without saving (the last complete "
+                                   "checkpoint on disk is intact)\n"
+                                 : "\nnat: second signal (SIGTERM): quitting now without saving (the last complete "
+                                   "checkpoint on disk is intact)\n");
+  ::_exit(128 + sig);
+}
 
 // Installs SIGINT/SIGTERM handlers for the scope: the loop finishes its step, saves and stops.
+// SA_RESTART: a loader thread's read() that the signal interrupts resumes instead of failing its file.
 class SignalScope {
  public:
   SignalScope() {
     g_signal.store(0);
     struct sigaction sa {};
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGTERM, &sa, &old_term_);
@@ -127,6 +158,9 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks, std::shared_ptr<Com
   model_ = nn::create_nat(model_config_, init_gen);
   if (!cfg_.initial_checkpoint.empty()) {
     LoadedCheckpoint init = load_checkpoint(cfg_.initial_checkpoint);
+    const std::string bad = first_non_finite(init.weights());
+    NAT_CHECK(bad.empty(), "[train] initial_checkpoint ", cfg_.initial_checkpoint, ": ", bad,
+              "; a diverged model cannot be trained on");
     model_->load_state_dict(init.weights());
   }
   model_->to(device_);
@@ -174,6 +208,12 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks, std::shared_ptr<Com
   if (!cfg_.resume.empty()) {
     LoadedCheckpoint ck = load_checkpoint(cfg_.resume);
     if (!ck.has_state) TrainState::from_metadata(ck.file.metadata, cfg_.resume);  // throws, saying why
+    // Never continue from diverged weights: this run's "last good checkpoint" would not be one.
+    for (const nn::NamedTensors& w : {ck.weights(), ck.ema()}) {
+      const std::string bad = first_non_finite(w);
+      NAT_CHECK(bad.empty(), "[resume] ", cfg_.resume, ": ", bad,
+                "; it cannot be resumed (resume from an earlier checkpoint-<epoch>.safetensors)");
+    }
     nn::LoadReport rep = model_->load_state_dict(ck.weights());
     (void)rep;
     for (size_t i = 0; i < optimizer_->params().size(); ++i) {
@@ -221,18 +261,12 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks, std::shared_ptr<Com
   start_step_ = state_.step;
 
   // ---- run directory (rank 0 names it; only rank 0 writes) ----
+  // A new run never mixes its files with another run's: it claims a directory that did not exist with an
+  // exclusive mkdir (like timm's get_outdir, <dir>-1, -2, ... when taken), and RunDir holds a lock on it
+  // for the whole run, so a resume into a directory another process trains in is refused.
   if (main_ && dir.empty()) {
     dir = run_dir_path(cfg_.output, cfg_.experiment, cfg_.model, cfg_.data.img_size);
-    // A new run never mixes its files with an earlier run's: like timm's get_outdir, <dir>-1, -2, ...
-    namespace fs = std::filesystem;
-    auto used = [](const std::string& d) {
-      return fs::exists(d + "/summary.csv") || fs::exists(d + "/last.safetensors");
-    };
-    if (cfg_.resume.empty() && used(dir)) {
-      int i = 1;
-      while (used(str(dir, "-", i))) ++i;
-      dir = str(dir, "-", i);
-    }
+    if (cfg_.resume.empty()) dir = claim_new_run_dir(dir);
   }
   if (dir.empty()) dir = ".";
   if (world > 1) dir = comm_->broadcast_string(dir, 0, "broadcast of the run directory");
@@ -240,8 +274,36 @@ Trainer::Trainer(const TrainConfig& cfg, TrainerHooks hooks, std::shared_ptr<Com
   if (main_) {
     run_ = std::make_unique<RunDir>(dir);
     run_path_ = run_->path();
+    std::vector<std::string> stale = run_->remove_stale_temporaries();
+    if (!stale.empty()) {
+      std::string names;
+      for (const auto& n : stale) names += (names.empty() ? "" : ", ") + n;
+      say(str("Removed ", stale.size(), " stale temporary file(s) an interrupted write left in ", run_path_, ": ",
+              names));
+    }
+    if (!cfg_.resume.empty()) {
+      const int64_t dropped = run_->drop_summary_rows_from(state_.epoch);
+      if (dropped > 0)
+        say(str("summary.csv: dropped ", dropped, " row(s) of epoch ", state_.epoch,
+                " and later, written before the run resumed from ", cfg_.resume));
+    }
+    // The first write: a full disk or a read-only directory shows here, before any training.
     run_->write_text("args.yaml", state_.args_yaml);
+    check_free_space(run_path_, checkpoint_bytes(), "one checkpoint of this run", hooks_.assume_free_bytes);
   }
+}
+
+int64_t Trainer::checkpoint_bytes() const {
+  // The f32 weights, the EMA copy, the optimizer's buffers and step counters, and the header (tensor
+  // names, the TrainState with args.yaml); while last.safetensors is replaced the old file still exists.
+  int64_t b = 64 << 10;
+  for (const ParamState& p : optimizer_->params()) {
+    const int64_t n = p.param.numel() * 4;
+    b += n * (ema_ ? 2 : 1) + 256;
+    if (p.exp_avg.defined()) b += static_cast<int64_t>(p.exp_avg.nbytes());
+    if (p.exp_avg_sq.defined()) b += static_cast<int64_t>(p.exp_avg_sq.nbytes());
+  }
+  return b + static_cast<int64_t>(state_.args_yaml.size() + state_.model_spec.size());
 }
 
 Trainer::~Trainer() = default;
@@ -276,11 +338,12 @@ EvalResult Trainer::evaluate_all(nn::NAT& model, DType dtype) {
   if (comm_->world_size() == 1) return r;
   // Sums over the ranks' disjoint shares (the sampler's padding repeats are left out by evaluate()).
   const double n = static_cast<double>(r.samples);
-  std::vector<double> v =
-      comm_->all_reduce_values({r.loss * n, std::round(r.top1 * n / 100.0), std::round(r.top5 * n / 100.0), n},
-                               ReduceOp::sum, "all_reduce of the evaluation metrics");
+  std::vector<double> v = comm_->all_reduce_values(
+      {r.loss * n, std::round(r.top1 * n / 100.0), std::round(r.top5 * n / 100.0), n, static_cast<double>(r.skipped)},
+      ReduceOp::sum, "all_reduce of the evaluation metrics");
   EvalResult out = r;
   out.samples = static_cast<int64_t>(v[3]);
+  out.skipped = static_cast<int64_t>(v[4]);
   if (v[3] > 0) out.loss = v[0] / v[3], out.top1 = 100.0 * v[1] / v[3], out.top5 = 100.0 * v[2] / v[3];
   return out;
 }
@@ -317,20 +380,48 @@ std::string Trainer::describe() const {
 }
 
 [[noreturn]] void Trainer::fail_non_finite(const char* what, double value, int64_t epoch, int64_t micro_batch) {
+  fail_diverged(
+      str("the ", what, " is ", value, " at step ", state_.step + 1, " (epoch ", epoch, ", batch ", micro_batch, ")"));
+}
+
+[[noreturn]] void Trainer::fail_diverged(const std::string& what) {
   bar_.finish();
+  // Every checkpoint this run wrote passed the finite-weights check in save(), and a resume source with
+  // non-finite weights is refused at start, so either one is good.
   std::string last = !last_saved_.empty()     ? last_saved_
                      : !resumed_from_.empty() ? resumed_from_ + " (this run's starting point)"
-                                              : std::string("none (no checkpoint was written before this step)");
-  std::string msg = ranked(str("[train] the ", what, " is ", value, " at step ", state_.step + 1, " (epoch ", epoch,
-                               ", batch ", micro_batch, "); stopping. Last good checkpoint: ", last,
+                                              : std::string("none (no checkpoint was written before this)");
+  std::string msg = ranked(str("[train] ", what, "; stopping. Last good checkpoint: ", last,
                                ". Lower lr, keep clip_grad on, or check the data."));
-  if (run_) run_->log(msg);
+  if (run_) {
+    try {
+      run_->log(msg);
+    } catch (const Error&) {  // the divergence is the error to report
+    }
+  }
   NAT_THROW(msg);
 }
 
+void Trainer::check_weights_finite(const std::string& what_waits) {
+  // Diverged weights never reach a checkpoint (every rank holds the same weights, so all ranks agree).
+  nn::NamedTensors w;
+  for (size_t i = 0; i < optimizer_->params().size(); ++i)
+    w.emplace_back(optimizer_->params()[i].name, optimizer_->f32_value(i));
+  std::string bad = first_non_finite(w);
+  const char* which = "weights";
+  if (bad.empty() && ema_) bad = first_non_finite(ema_->model().named_parameters()), which = "EMA weights";
+  if (!bad.empty())
+    fail_diverged(str("the ", which, " are not finite after step ", state_.step, " (epoch ", state_.epoch, "): ", bad,
+                      "; ", what_waits, " was not written"));
+}
+
 void Trainer::save(const std::string& name) {
-  last_saved_ = (std::filesystem::path(run_path_) / name).string();
-  if (!main_) return;
+  check_weights_finite(name);
+  const std::string path = (std::filesystem::path(run_path_) / name).string();
+  if (!main_) {
+    last_saved_ = path;  // rank 0 wrote it
+    return;
+  }
   CheckpointData d;
   const auto& ps = optimizer_->params();
   for (size_t i = 0; i < ps.size(); ++i) d.weights.emplace_back(ps[i].name, optimizer_->f32_value(i));
@@ -342,6 +433,7 @@ void Trainer::save(const std::string& name) {
   state_.scaler_growth_tracker = scaler_.growth_tracker();
   d.state = state_;
   save_checkpoint(run_->file(name), d);
+  last_saved_ = path;
 }
 
 Trainer::EpochEnd Trainer::train_epoch(int64_t epoch) {
@@ -379,15 +471,19 @@ Trainer::EpochEnd Trainer::train_epoch(int64_t epoch) {
       loss_sum += lv * static_cast<double>(n);
       images += n;
     }
-    // The update's loss over every rank, and whether any rank was asked to stop (all stop together).
-    bool stop_requested = g_signal.load() != 0;
+    // The update's loss over every rank, and whether any rank was asked to stop (all stop together, and
+    // all report SIGINT when any rank got one, else SIGTERM).
+    int stop_signal = g_signal.load();
     if (comm_->world_size() > 1) {
       std::vector<double> v =
-          comm_->all_reduce_values({loss_sum, static_cast<double>(images), stop_requested ? 1.0 : 0.0}, ReduceOp::sum,
-                                   "all_reduce of the step's loss");
-      loss_sum = v[0], images = static_cast<int64_t>(v[1]), stop_requested = v[2] > 0;
+          comm_->all_reduce_values({loss_sum, static_cast<double>(images), stop_signal == SIGINT ? 1.0 : 0.0,
+                                    stop_signal != 0 && stop_signal != SIGINT ? 1.0 : 0.0},
+                                   ReduceOp::sum, "all_reduce of the step's loss");
+      loss_sum = v[0], images = static_cast<int64_t>(v[1]);
+      stop_signal = v[2] > 0 ? SIGINT : v[3] > 0 ? SIGTERM : 0;
       if (!std::isfinite(loss_sum)) fail_non_finite("loss (on another rank)", loss_sum, epoch, group_end - 1);
     }
+    const bool stop_requested = stop_signal != 0;
     loss_meter.sum += loss_sum, loss_meter.count += images;
     // ---- the optimizer update ----
     const double lr = schedule_->for_update(state_.step, epoch);
@@ -439,7 +535,7 @@ Trainer::EpochEnd Trainer::train_epoch(int64_t epoch) {
     }
     if (hooks_.on_step) hooks_.on_step({state_.step, s.loss, lr, images, s.step_s, s.data_s});
     const bool max_reached = cfg_.max_steps > 0 && state_.step >= cfg_.max_steps;
-    stop_requested_ = stop_requested;
+    stop_requested_ = stop_requested, stop_signal_ = stop_signal;
     if ((max_reached || stop_requested) && b < nb) return EpochEnd::stopped;
   }
   bar_.finish();
@@ -448,10 +544,24 @@ Trainer::EpochEnd Trainer::train_epoch(int64_t epoch) {
 
 void Trainer::end_epoch(int64_t epoch, double lr) {
   const double train_loss = state_.epoch_loss_count ? state_.epoch_loss_sum / double(state_.epoch_loss_count) : 0;
+  // Training files this epoch could not read (each replaced by the next file), over every rank.
+  int64_t bad_train = train_loader_->stats().epoch_failed_files;
+  if (comm_->world_size() > 1)
+    bad_train = static_cast<int64_t>(comm_->all_reduce_values({static_cast<double>(bad_train)}, ReduceOp::sum,
+                                                              "all_reduce of the unreadable-file count")[0]);
+  result_.unreadable_train_files = train_loader_->stats().failed_files;
   EvalResult ev, ema_ev;
   std::vector<std::string> cols = {"epoch", "train_loss", "eval_loss", "eval_top1", "eval_top5", "lr"};
   std::vector<std::string> vals = {std::to_string(epoch), fmt_g(train_loss, 8)};
   double metric = static_cast<double>(epoch);  // without evaluation: keep the newest checkpoints
+  // A diverged model stops the run here, before summary.csv, the kept checkpoints or best are touched:
+  // its scores must never compete with the good epochs' (NaN logits used to score 100 %).
+  auto check_finite = [&](const char* what, double value) {
+    if (!std::isfinite(value))
+      fail_diverged(str("the ", what, " is ", value, " after epoch ", epoch, " (step ", state_.step,
+                        "): the model diverged; no checkpoint of this epoch was written and best.safetensors and "
+                        "the kept checkpoints are unchanged"));
+  };
   if (val_loader_) {
     ev = evaluate_all(*model_, compute_dtype_);
     char line[256];
@@ -459,9 +569,12 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
                   static_cast<long long>(epoch), ev.loss, ev.top1, ev.top5, static_cast<long long>(ev.samples),
                   ev.seconds);
     say(line);
-    vals.insert(vals.end(), {fmt_g(ev.loss, 8), pct(ev.top1), pct(ev.top5)});
     metric = cfg_.eval_metric == "loss" ? ev.loss : cfg_.eval_metric == "top5" ? ev.top5 : ev.top1;
+    check_finite("eval loss", ev.loss);
+    check_finite(str("eval ", cfg_.eval_metric).c_str(), metric);
+    vals.insert(vals.end(), {fmt_g(ev.loss, 8), pct(ev.top1), pct(ev.top5)});
     result_.last_eval = ev;
+    result_.unreadable_val_files = val_loader_->stats().failed_files;
   } else {
     vals.insert(vals.end(), {"", "", ""});
   }
@@ -472,11 +585,16 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
     std::snprintf(line, sizeof line, "Test (EMA): [epoch %lld]  Loss: %.4f  Acc@1: %7.3f  Acc@5: %7.3f",
                   static_cast<long long>(epoch), ema_ev.loss, ema_ev.top1, ema_ev.top5);
     say(line);
+    check_finite("EMA eval loss", ema_ev.loss);
     cols.insert(cols.end(), {"ema_eval_loss", "ema_eval_top1", "ema_eval_top5"});
     vals.insert(vals.end(), {fmt_g(ema_ev.loss, 8), pct(ema_ev.top1), pct(ema_ev.top5)});
     result_.last_ema_eval = ema_ev;
   }
-  if (main_) run_->append_summary(cols, vals);
+  check_weights_finite("the summary row and checkpoint of epoch " + std::to_string(epoch));
+  if (bad_train > 0 || ev.skipped > 0)
+    say(str("Skipped as unreadable in epoch ", epoch, ": ", bad_train, " training file(s) (each replaced by the ",
+            "next file), ", ev.skipped, " validation file(s) (left out of the scores); stderr names each file"));
+  if (main_) run_->write_summary_row(cols, vals, epoch);
 
   // ---- checkpoints: last, the best checkpoint_hist epochs, best ----
   state_.epoch = epoch + 1;
@@ -487,8 +605,9 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
   size_t worst = 0;
   for (size_t i = 1; i < state_.kept.size(); ++i)
     if (better(metric_name, state_.kept[worst].second, state_.kept[i].second)) worst = i;
+  std::string evicted;  // removed only once the new checkpoint is safely on disk
   if (!keep && better(metric_name, metric, state_.kept[worst].second)) {
-    if (main_) run_->remove(str("checkpoint-", state_.kept[worst].first, ".safetensors"));
+    evicted = str("checkpoint-", state_.kept[worst].first, ".safetensors");
     state_.kept.erase(state_.kept.begin() + static_cast<std::ptrdiff_t>(worst));
     keep = true;
   }
@@ -498,6 +617,7 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
   save("last.safetensors");
   if (keep && main_) run_->link("last.safetensors", str("checkpoint-", epoch, ".safetensors"));
   if (best && main_) run_->link("last.safetensors", "best.safetensors");
+  if (!evicted.empty() && main_) run_->remove(evicted);
   if (val_loader_) say(str("*** Best metric: ", fmt_g(state_.best_metric), " (epoch ", state_.best_epoch, ")"));
   result_.epochs_done = epoch + 1;
 }
@@ -507,7 +627,14 @@ TrainResult Trainer::fit() {
   const double t0 = now_s(), c0 = cpu_s();
   result_ = TrainResult{};
   result_.run_dir = run_path_;
-  stop_requested_ = false;
+  stop_requested_ = false, stop_signal_ = 0;
+  if (state_.epoch >= cfg_.total_epochs()) {
+    result_.nothing_to_train = true;
+    say(str("Nothing left to train: ", resumed_from_.empty() ? std::string("the run starts") : resumed_from_ + " ended",
+            " at epoch ", state_.epoch, " (step ", state_.step, ") and this config has ", cfg_.total_epochs(),
+            " epochs (epochs ", cfg_.epochs, " + cooldown_epochs ", cfg_.cooldown_epochs,
+            "); raise epochs to train further"));
+  }
   for (int64_t epoch = state_.epoch; epoch < cfg_.total_epochs(); ++epoch) {
     state_.epoch = epoch;
     EpochEnd end = train_epoch(epoch);
@@ -530,6 +657,9 @@ TrainResult Trainer::fit() {
       break;
     }
   }
+  // A signal stops the run after its step (all ranks agree on it); one that came during the last epoch's
+  // evaluation, with nothing left to stop, still makes nat train exit 128 + signal.
+  result_.signal = stop_signal_ ? stop_signal_ : comm_->world_size() == 1 ? g_signal.load() : 0;
   result_.steps = state_.step;
   result_.epochs_done = state_.epoch;
   result_.best_metric = state_.best_metric;

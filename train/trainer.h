@@ -5,9 +5,13 @@
 // evaluation (loss, top-1, top-5; the EMA model too), summary.csv, last / best / checkpoint-<epoch>.
 //
 // A run stops cleanly — saving last.safetensors with the exact position — after max_steps optimizer
-// updates or on SIGINT/SIGTERM; resume continues from there, bit for bit on the CPU: the data order and
-// augmentation are functions of (seed, epoch, position), and the checkpoint holds every other state.
-// A NaN or infinite loss stops the run with an error naming the step and the last good checkpoint.
+// updates or on SIGINT/SIGTERM (a second signal quits at once); resume continues from there, bit for bit
+// on the CPU: the data order and augmentation are functions of (seed, epoch, position), and the
+// checkpoint holds every other state.
+// A diverged model never reaches the disk: a NaN or infinite loss, eval loss (model or EMA) or weight stops
+// the run with an error naming the step or epoch, the value and the last good checkpoint (one this run
+// saved from finite weights, or the resume source), before summary.csv, best or the kept checkpoints
+// are touched.
 //
 // Data parallel (a communicator of world size N > 1, docs/distributed.md): every rank loads its share of
 // each global batch (batch_size x N, as timm), rank 0's initial weights are broadcast after a check that
@@ -49,16 +53,22 @@ struct StepInfo {
 struct TrainerHooks {
   std::function<void(const StepInfo&)> on_step;
   bool quiet = false;  // nothing on stdout (the log file still gets it all)
+  // >= 0: the free bytes the start-up disk check sees instead of statvfs's (tests simulate a full disk).
+  int64_t assume_free_bytes = -1;
 };
 
 struct TrainResult {
   std::string run_dir;
-  int64_t steps = 0;           // optimizer updates done in total
-  int64_t epochs_done = 0;     // completed epochs in total
-  bool stopped_early = false;  // max_steps or a signal
+  int64_t steps = 0;              // optimizer updates done in total
+  int64_t epochs_done = 0;        // completed epochs in total
+  bool stopped_early = false;     // max_steps or a signal
+  int signal = 0;                 // SIGINT or SIGTERM when one stopped the run (nat train exits 128 + signal)
+  bool nothing_to_train = false;  // resumed at or past the last epoch: no step ran
   EvalResult last_eval, last_ema_eval;
   double best_metric = 0;
   int64_t best_epoch = -1;
+  // Files that could not be read or decoded, over the whole run (this rank's share; named on stderr).
+  int64_t unreadable_train_files = 0, unreadable_val_files = 0;
   double train_seconds = 0;  // wall time of fit() (evaluation included)
   double cpu_seconds = 0;    // CPU time of the process during fit(), all threads (loader workers included)
 };
@@ -100,6 +110,13 @@ class Trainer {
   std::string ranked(const std::string& line) const;     // "[rank 0/4] line" in a distributed run
   EvalResult evaluate_all(nn::NAT& model, DType dtype);  // this rank's share, reduced over the ranks
   [[noreturn]] void fail_non_finite(const char* what, double value, int64_t epoch, int64_t micro_batch);
+  // Ends the run with `what` (a divergence), naming the last good checkpoint and what to try.
+  [[noreturn]] void fail_diverged(const std::string& what);
+  // Fails the run (fail_diverged) when a weight or EMA weight is NaN or infinite; `what_waits` is what
+  // would have been written.
+  void check_weights_finite(const std::string& what_waits);
+  // The bytes one checkpoint of this run takes on disk (about; for the start-up free-space check).
+  int64_t checkpoint_bytes() const;
   std::vector<Tensor> f32_values() const;
 
   TrainConfig cfg_;
@@ -124,7 +141,8 @@ class Trainer {
   int64_t updates_per_epoch_ = 0;
   int64_t start_step_ = 0;
   bool stop_requested_ = false;  // a signal reached some rank (agreed on by all ranks at each step)
-  std::string last_saved_;       // the last checkpoint written by this run, for error messages
+  int stop_signal_ = 0;          // which one (SIGINT when any rank got SIGINT)
+  std::string last_saved_;       // the last checkpoint this run wrote (always from finite weights)
   std::string resumed_from_;
   TrainResult result_;
 };

@@ -4,12 +4,17 @@
 //     uninterrupted run, with the whole recipe on (RandAugment, random erasing, mixup/cutmix, drop path, EMA,
 //     clipping, gradient accumulation);
 //   - a seeded run reproduces recorded losses;
-//   - the run directory has timm's files; a NaN loss stops the run naming the step and the last checkpoint.
+//   - the run directory has timm's files; a NaN loss stops the run naming the step and the last checkpoint;
+//   - issue 17: a model that diverges at the end of an epoch never replaces best.safetensors nor evicts a
+//     kept checkpoint; two runs never share a directory; stale .tmp files go and summary.csv never repeats
+//     an epoch across resumes; a full disk is refused before training; resuming a finished run trains nothing;
+//     unreadable training files are counted in the epoch's log.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "core/rng.h"
@@ -93,6 +98,24 @@ class TrainerTest : public ::testing::Test {
     ss << f.rdbuf();
     r.summary = ss.str();
     return r;
+  }
+
+  static std::string read_text(const fs::path& p) {
+    std::ifstream f(p);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+
+  // The epoch column of summary.csv, row by row.
+  static std::vector<int> summary_epochs(const fs::path& dir) {
+    std::vector<int> e;
+    std::istringstream in(read_text(dir / "summary.csv"));
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line))
+      if (!line.empty()) e.push_back(std::stoi(line.substr(0, line.find(','))));
+    return e;
   }
 
   static void expect_identical(const nn::NamedTensors& a, const nn::NamedTensors& b, const char* what) {
@@ -199,6 +222,149 @@ TEST_F(TrainerTest, NonFiniteLossStopsNamingStepAndCheckpoint) {
   TrainConfig c = tiny("nan");
   c.lr = 1e30, c.warmup_epochs = 0, c.clip_grad.reset();
   NAT_EXPECT_ERROR(run(c), "[train] the", "at step", "Last good checkpoint");
+}
+
+TEST_F(TrainerTest, DivergedModelNeverBecomesBestNorEvictsKeptCheckpoints) {
+  // 3 epochs of 6 updates; the weights turn NaN on the last update of epoch 2, after epochs 0 and 1 were
+  // kept (checkpoint_hist 2). NaN logits used to score top-1 100 %, so the NaN model became best and
+  // evicted a kept checkpoint.
+  TrainConfig c = tiny("diverged");
+  fs::path d = root_ / "runs" / "diverged";
+  Trainer* trainer = nullptr;
+  TrainerHooks hooks;
+  hooks.quiet = true;
+  hooks.on_step = [&](const StepInfo& s) {
+    if (s.step == 18) trainer->model().named_parameters()[0].second.fill_(std::numeric_limits<double>::quiet_NaN());
+  };
+  manual_seed(987654321);
+  Trainer t(c, hooks);
+  trainer = &t;
+  NAT_EXPECT_ERROR(t.fit(), "eval loss is nan after epoch 2", "no checkpoint of this epoch was written",
+                   "Last good checkpoint", (d / "last.safetensors").string().c_str());
+  for (const char* f : {"checkpoint-0.safetensors", "checkpoint-1.safetensors", "best.safetensors"})
+    EXPECT_TRUE(fs::exists(d / f)) << f;
+  EXPECT_FALSE(fs::exists(d / "checkpoint-2.safetensors"));
+  LoadedCheckpoint best = load_checkpoint((d / "best.safetensors").string());
+  EXPECT_LT(best.state.best_epoch, 2);
+  EXPECT_EQ(first_non_finite(best.weights()), "");
+  LoadedCheckpoint last = load_checkpoint((d / "last.safetensors").string());  // the good checkpoint named
+  EXPECT_EQ(last.state.epoch, 2);
+  EXPECT_EQ(first_non_finite(last.weights()), "");
+  EXPECT_EQ(summary_epochs(d), (std::vector<int>{0, 1}));
+}
+
+TEST_F(TrainerTest, NonFiniteWeightsAreNeverSaved) {
+  // Without evaluation nothing scores the model: the checkpoint write itself refuses NaN weights.
+  TrainConfig c = tiny("nan-weights");
+  c.disable_eval = true, c.max_steps = 2;
+  Trainer* trainer = nullptr;
+  TrainerHooks hooks;
+  hooks.quiet = true;
+  hooks.on_step = [&](const StepInfo& s) {
+    if (s.step == 2) trainer->model().named_parameters()[0].second.fill_(std::numeric_limits<double>::infinity());
+  };
+  Trainer t(c, hooks);
+  trainer = &t;
+  NAT_EXPECT_ERROR(t.fit(), "weights are not finite after step 2", "non-finite value", "was not written",
+                   "Last good checkpoint: none");
+  EXPECT_FALSE(fs::exists(root_ / "runs" / "nan-weights" / "last.safetensors"));
+}
+
+TEST_F(TrainerTest, TwoRunsNeverShareADirectory) {
+  TrainConfig c = tiny("shared");
+  c.max_steps = 1;
+  TrainerHooks quiet;
+  quiet.quiet = true;
+  const fs::path d = root_ / "runs" / "shared";
+  {
+    Trainer a(c, quiet);
+    Trainer b(c, quiet);  // the same experiment name, at the same time: the next suffix
+    EXPECT_EQ(a.run_path(), d.string());
+    EXPECT_EQ(b.run_path(), d.string() + "-1");
+    a.fit();
+  }
+  TrainConfig r = c;
+  r.resume = (d / "last.safetensors").string();
+  r.max_steps = 2;
+  Trainer first(r, quiet);  // holds the directory's lock while it lives
+  NAT_EXPECT_ERROR(Trainer(r, quiet), "[run] ", d.string().c_str(), "is in use by another run (pid", ".lock");
+  // The refused run wrote nothing; the first one trains on undisturbed.
+  EXPECT_EQ(first.fit().steps, 2);
+}
+
+TEST_F(TrainerTest, StaleTemporariesGoAndSummaryNeverRepeatsAnEpoch) {
+  TrainConfig c = tiny("resumed");
+  c.checkpoint_hist = 3;  // checkpoint-0, -1, -2 to resume from
+  TrainerHooks quiet;
+  quiet.quiet = true;
+  const fs::path d = root_ / "runs" / "resumed";
+  Trainer(c, quiet).fit();
+  ASSERT_EQ(summary_epochs(d), (std::vector<int>{0, 1, 2}));
+  for (const char* from : {"checkpoint-0.safetensors", "checkpoint-1.safetensors", "checkpoint-0.safetensors"}) {
+    SCOPED_TRACE(from);
+    // What kill -9 during a checkpoint write leaves behind.
+    std::ofstream(d / "last.safetensors.tmp") << "partial";
+    std::ofstream(d / "best.safetensors.tmp") << "partial";
+    TrainConfig r = c;
+    r.resume = (d / from).string();
+    Trainer t(r, quiet);
+    EXPECT_FALSE(fs::exists(d / "last.safetensors.tmp"));
+    EXPECT_FALSE(fs::exists(d / "best.safetensors.tmp"));
+    t.fit();
+    EXPECT_EQ(summary_epochs(d), (std::vector<int>{0, 1, 2}));
+  }
+  const std::string log = read_text(d / "train.log");
+  EXPECT_NE(log.find("Removed 2 stale temporary file(s)"), std::string::npos) << log;
+  EXPECT_NE(log.find("best.safetensors.tmp, last.safetensors.tmp"), std::string::npos) << log;
+}
+
+TEST_F(TrainerTest, FullDiskIsRefusedBeforeTraining) {
+  TrainConfig c = tiny("full-disk");
+  int steps = 0;
+  TrainerHooks hooks;
+  hooks.quiet = true;
+  hooks.assume_free_bytes = 1000;
+  hooks.on_step = [&](const StepInfo&) { ++steps; };
+  const std::string d = (root_ / "runs" / "full-disk").string();
+  NAT_EXPECT_ERROR(Trainer(c, hooks).fit(), d.c_str(), "has 1000 bytes free", "one checkpoint of this run needs about",
+                   "--output");
+  EXPECT_EQ(steps, 0);
+  // A run directory that cannot be made: the error carries the system's reason.
+  std::ofstream(root_ / "runs" / "a-file") << "x";
+  c.output = (root_ / "runs" / "a-file").string();
+  NAT_EXPECT_ERROR(Trainer(c, TrainerHooks{.quiet = true}), "[run] cannot create", "a-file", "Not a directory");
+}
+
+TEST_F(TrainerTest, ResumingAFinishedRunTrainsNothing) {
+  TrainConfig c = tiny("finished");
+  c.epochs = 1, c.cooldown_epochs = 0, c.warmup_epochs = 0;
+  Run done = run(c);
+  ASSERT_EQ(done.result.steps, 6);
+  c.resume = (root_ / "runs" / "finished" / "last.safetensors").string();
+  Run again = run(c);
+  EXPECT_TRUE(again.result.nothing_to_train);
+  EXPECT_TRUE(again.losses.empty());
+  EXPECT_EQ(again.result.steps, 6);
+  EXPECT_EQ(again.summary, done.summary);
+  const std::string log = read_text(root_ / "runs" / "finished" / "train.log");
+  EXPECT_NE(log.find("Nothing left to train: " + c.resume + " ended at epoch 1"), std::string::npos) << log;
+}
+
+TEST_F(TrainerTest, UnreadableTrainingFilesAreCountedPerEpoch) {
+  const fs::path data = root_ / "data-bad";
+  data::write_synthetic_image_folder((data / "train").string(), 24, 3, 40, 32, /*seed=*/1, 85);
+  data::write_synthetic_image_folder((data / "val").string(), 6, 3, 40, 32, /*seed=*/2, 85);
+  fs::path cls;
+  for (const auto& e : fs::directory_iterator(data / "train"))
+    if (e.is_directory()) cls = e.path();
+  std::ofstream(cls / "zz_broken.jpg") << "this is not a JPEG";
+  TrainConfig c = tiny("unreadable");
+  c.data.data_dir = data.string();
+  c.epochs = 1, c.cooldown_epochs = 0, c.warmup_epochs = 0;
+  Run r = run(c);
+  EXPECT_EQ(r.result.unreadable_train_files, 1);
+  const std::string log = read_text(root_ / "runs" / "unreadable" / "train.log");
+  EXPECT_NE(log.find("Skipped as unreadable in epoch 0: 1 training file(s)"), std::string::npos) << log;
 }
 
 }  // namespace
