@@ -1,10 +1,14 @@
 // `nat eval --config FILE --checkpoint CKPT`: loss, top-1 and top-5 on the config's val split.
 // `nat predict --checkpoint CKPT [--model NAME] IMAGE...`: the top-5 classes of each image.
 // Checkpoints are this trainer's (the model spec, classes and data keys come from their metadata) or
-// weights-only safetensors with the official names (then --model names the architecture).
+// weights-only safetensors with the official names (then --model names the architecture). A checkpoint
+// with NaN or infinite weights is refused (exit 2). predict names each file it cannot read or decode on
+// stderr, goes on with the others and exits 1 when any failed.
 #include <omp.h>
 
+#include <cmath>
 #include <cstdio>
+#include <new>
 
 #include "app/args.h"
 #include "app/commands.h"
@@ -34,7 +38,8 @@ const char* kPredictHelp =
     "Prints the K (default 5) most probable classes of each image with their probabilities. The model,\n"
     "the class names and the input size come from the checkpoint's metadata when it was written by nat\n"
     "train; for weights-only files give --model (a registry name or a JSON spec) and, if the input\n"
-    "differs from 224 / crop 0.875 / ImageNet mean and std, --config with those data keys.\n";
+    "differs from 224 / crop 0.875 / ImageNet mean and std, --config with those data keys.\n"
+    "A file that cannot be read or decoded is named on stderr and skipped; the exit code is then 1.\n";
 
 // The model a checkpoint was trained as: its metadata's spec, else `model_override`, else the config's.
 nn::NatConfig checkpoint_model(const train::LoadedCheckpoint& ck, const std::string& model_override,
@@ -48,9 +53,14 @@ nn::NatConfig checkpoint_model(const train::LoadedCheckpoint& ck, const std::str
   return cfg.nat_config(classes);
 }
 
+// Loads the weights (or the EMA weights) of `ck`; a diverged model (NaN or infinite weights) is refused:
+// it would only print NaN losses, or, as it once did, a top-1 of 100 %.
 void load_weights(nn::NAT& model, const train::LoadedCheckpoint& ck, bool ema) {
   nn::NamedTensors w = ema ? ck.ema() : ck.weights();
   NAT_CHECK(!w.empty(), "[checkpoint] ", ck.path, " has no ", ema ? "EMA weights (ema.*)" : "weights");
+  const std::string bad = train::first_non_finite(w);
+  NAT_CHECK(bad.empty(), "[checkpoint] ", ck.path, ": ", ema ? "EMA weight " : "weight ", bad,
+            ": the model diverged and cannot be evaluated (use an earlier checkpoint)");
   model.load_state_dict(w);
 }
 
@@ -90,7 +100,8 @@ int cmd_eval(const std::vector<std::string>& args) {
     } catch (const Error&) {
     }
   }
-  auto val = std::make_shared<const data::ImageFolder>(data::find_split_dir(cfg.data.data_dir, cfg.data.val_split), opts);
+  auto val =
+      std::make_shared<const data::ImageFolder>(data::find_split_dir(cfg.data.data_dir, cfg.data.val_split), opts);
   nn::NatConfig mc = checkpoint_model(ck, "", cfg, val->num_classes());
   Generator gen(0);
   auto model = nn::create_nat(mc, gen);
@@ -109,6 +120,9 @@ int cmd_eval(const std::vector<std::string>& args) {
     std::fprintf(stderr, "\r  batch %lld/%lld", static_cast<long long>(done), static_cast<long long>(total));
   });
   std::fprintf(stderr, "\n");
+  // Finite weights can still overflow to infinite logits: never report a score for them.
+  NAT_CHECK(std::isfinite(r.loss), "[eval] the loss of ", ckpt, " on ", val->root(), " is ", r.loss,
+            ": the model's logits are not finite (diverged or overflowing weights), so it has no accuracy");
   std::printf("loss %.4f  top-1 %.3f%%  top-5 %.3f%%  (%lld images, %.1f s)\n", r.loss, r.top1, r.top5,
               static_cast<long long>(r.samples), r.seconds);
   return 0;
@@ -140,18 +154,44 @@ int cmd_predict(const std::vector<std::string>& args) {
   data::SamplePipeline pipe(cfg.data, /*train=*/false);
   const std::vector<std::string> classes = ck.has_state ? ck.state.classes : std::vector<std::string>{};
   const int64_t k = a.get_int("top", 5);
+  // A file that cannot be read or decoded is named on stderr and skipped; the others are still predicted.
+  int64_t failed = 0;
   for (const auto& path : a.positional()) {
-    std::vector<uint8_t> bytes = data::read_file_bytes(path);
-    Tensor x = Tensor::empty({1, 3, pipe.size(), pipe.size()});
-    data::SampleRng rng(0);
-    pipe.run(bytes.data(), bytes.size(), rng, x.data<float>());
-    Tensor logits = model->forward(x.to(dev));
-    auto best = train::topk_probabilities(logits, k)[0];
+    std::vector<std::pair<int64_t, double>> best;
+    std::string why;
+    try {
+      std::vector<uint8_t> bytes = data::read_file_bytes(path);
+      Tensor x = Tensor::empty({1, 3, pipe.size(), pipe.size()});
+      data::SampleRng rng(0);
+      pipe.run(bytes.data(), bytes.size(), rng, x.data<float>());
+      Tensor logits = model->forward(x.to(dev));
+      best = train::topk_probabilities(logits, k)[0];
+      if (!best.empty() && std::isnan(best[0].second)) why = "the model's logits for it are not finite";
+    } catch (const std::bad_alloc&) {
+      why = "out of memory while reading or decoding it";
+    } catch (const std::exception& e) {  // nat::Error (read, decode), or OpenCV's
+      why = e.what();
+    }
+    if (!why.empty()) {
+      std::string line = why;
+      for (char& c : line)
+        if (c == '\n') c = ' ';
+      std::fprintf(stderr, "nat predict: %s: skipped: %s\n", path.c_str(), line.c_str());
+      std::fflush(stderr);
+      ++failed;
+      continue;
+    }
     std::printf("%s\n", path.c_str());
     for (const auto& [c, p] : best) {
       std::string name = c < static_cast<int64_t>(classes.size()) ? classes[static_cast<size_t>(c)] : "";
       std::printf("  %6.2f%%  %lld%s%s\n", 100 * p, static_cast<long long>(c), name.empty() ? "" : "  ", name.c_str());
     }
+    std::fflush(stdout);
+  }
+  if (failed > 0) {
+    std::fprintf(stderr, "nat predict: %lld of %zu file(s) failed (named above)\n", static_cast<long long>(failed),
+                 a.positional().size());
+    return 1;
   }
   return 0;
 }

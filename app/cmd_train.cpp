@@ -114,10 +114,11 @@ int cmd_train(const std::vector<std::string>& args) {
         r.last_eval.top1, r.last_eval.top5, r.last_eval.loss, static_cast<long long>(r.last_eval.samples),
         static_cast<long long>(r.epochs_done - 1), cfg.eval_metric.c_str(), r.best_metric,
         static_cast<long long>(r.best_epoch));
-  std::printf("%s %lld steps in %s (CPU time %s, all threads); run directory %s\n",
-              r.stopped_early ? "Stopped after" : "Trained", static_cast<long long>(r.steps),
-              train::format_duration(r.train_seconds).c_str(), train::format_duration(r.cpu_seconds).c_str(),
-              r.run_dir.c_str());
+  const std::string since_start = r.steps_this_run == r.steps ? "" : str(" (", r.steps, " since the start of the run)");
+  std::printf("%s %lld steps%s in %s (CPU time %s, all threads); run directory %s\n",
+              r.stopped_early ? "Stopped after" : "Trained", static_cast<long long>(r.steps_this_run),
+              since_start.c_str(), train::format_duration(r.train_seconds).c_str(),
+              train::format_duration(r.cpu_seconds).c_str(), r.run_dir.c_str());
   if (r.signal) {
     std::fprintf(stderr, "nat train: stopped by signal %d after saving; exit code %d\n", r.signal, 128 + r.signal);
     return 128 + r.signal;

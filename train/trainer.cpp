@@ -661,6 +661,7 @@ TrainResult Trainer::fit() {
   // evaluation, with nothing left to stop, still makes nat train exit 128 + signal.
   result_.signal = stop_signal_ ? stop_signal_ : comm_->world_size() == 1 ? g_signal.load() : 0;
   result_.steps = state_.step;
+  result_.steps_this_run = state_.step - start_step_;
   result_.epochs_done = state_.epoch;
   result_.best_metric = state_.best_metric;
   result_.best_epoch = state_.best_epoch;

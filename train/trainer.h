@@ -60,6 +60,7 @@ struct TrainerHooks {
 struct TrainResult {
   std::string run_dir;
   int64_t steps = 0;              // optimizer updates done in total
+  int64_t steps_this_run = 0;     // of which by this fit() (the others before a resume)
   int64_t epochs_done = 0;        // completed epochs in total
   bool stopped_early = false;     // max_steps or a signal
   int signal = 0;                 // SIGINT or SIGTERM when one stopped the run (nat train exits 128 + signal)
