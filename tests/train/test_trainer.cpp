@@ -350,7 +350,7 @@ TEST_F(TrainerTest, ResumingAFinishedRunTrainsNothing) {
   EXPECT_NE(log.find("Nothing left to train: " + c.resume + " ended at epoch 1"), std::string::npos) << log;
 }
 
-TEST_F(TrainerTest, UnreadableTrainingFilesAreCountedPerEpoch) {
+TEST_F(TrainerTest, UnreadableFilesAreCountedPerEpoch) {
   const fs::path data = root_ / "data-bad";
   data::write_synthetic_image_folder((data / "train").string(), 24, 3, 40, 32, /*seed=*/1, 85);
   data::write_synthetic_image_folder((data / "val").string(), 6, 3, 40, 32, /*seed=*/2, 85);
@@ -358,13 +358,17 @@ TEST_F(TrainerTest, UnreadableTrainingFilesAreCountedPerEpoch) {
   for (const auto& e : fs::directory_iterator(data / "train"))
     if (e.is_directory()) cls = e.path();
   std::ofstream(cls / "zz_broken.jpg") << "this is not a JPEG";
+  std::ofstream(data / "val" / cls.filename() / "zz_truncated.png") << "\x89PNG\r\n";
   TrainConfig c = tiny("unreadable");
   c.data.data_dir = data.string();
   c.epochs = 1, c.cooldown_epochs = 0, c.warmup_epochs = 0;
   Run r = run(c);
   EXPECT_EQ(r.result.unreadable_train_files, 1);
+  EXPECT_EQ(r.result.unreadable_val_files, 1);
+  EXPECT_EQ(r.result.last_eval.samples, 6);  // the bad one left out, not replaced
   const std::string log = read_text(root_ / "runs" / "unreadable" / "train.log");
   EXPECT_NE(log.find("Skipped as unreadable in epoch 0: 1 training file(s)"), std::string::npos) << log;
+  EXPECT_NE(log.find("1 validation file(s) (left out of the scores)"), std::string::npos) << log;
 }
 
 }  // namespace
