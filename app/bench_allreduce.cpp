@@ -114,16 +114,16 @@ int bench_allreduce(const std::vector<std::string>& argv) {
         if (!sz.empty()) sz += ',';
         sz += std::to_string(s);
       }
-      auto torch = run_torch_script("torch_allreduce.py", "--world " + std::to_string(n) + " --sizes " + sz +
+      const PeerRun peer = run_peer("torch_allreduce.py", "--world " + std::to_string(n) + " --sizes " + sz +
                                                               " --iters " + std::to_string(iters));
+      const std::vector<nlohmann::json>& torch = peer.rows;
       if (torch.empty()) {
-        std::printf("PyTorch not found (/usr/bin/python3 with python3-torch): no comparison\n");
+        std::printf("%s\n", peer_missing(peer).c_str());
       } else {
         std::printf(
-            "\nPyTorch %s, gloo all_reduce, %d processes on this node (bench/torch_allreduce.py):\n%12s %11s "
+            "\nPyTorch (%s), gloo all_reduce, %d processes on this node (bench/torch_allreduce.py):\n%12s %11s "
             "%12s %18s\n",
-            torch[0].value("torch", std::string("?")).c_str(), n, "size", "time (us)", "busbw (GB/s)",
-            "ratio (torch/nat)");
+            peer_versions(torch[0]).c_str(), n, "size", "time (us)", "busbw (GB/s)", "ratio (torch/nat)");
         for (size_t i = 0; i < torch.size() && i < sizes.size(); ++i) {
           const double tms = torch[i]["ms"].get<double>(),
                        tb = static_cast<double>(sizes[i]) / (tms * 1e6) * bus_factor;

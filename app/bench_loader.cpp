@@ -1,8 +1,8 @@
 // `nat bench loader`: images/s of the full train pipeline (read, decode, RandomResizedCrop, flip,
 // RandAugment, normalise, RandomErasing, batch mixup/cutmix with smoothed targets) on synthetic
 // natural-looking JPEGs, with one worker thread (= per core) and with all cores, and the same recipe
-// through torchvision + PIL (bench/torch_loader.py, Debian's python3-torchvision, one process, one
-// thread) in the same run.
+// through timm's own create_transform + Mixup (bench/torch_loader.py; hand-written torchvision transforms
+// where timm is missing, e.g. Debian's python3-torchvision), one process, one thread, in the same run.
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app/args.h"
+#include "app/bench_util.h"
 #include "core/error.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
@@ -33,8 +34,10 @@ const char* kLoaderHelp =
     "  Generates --images natural-looking 500x375 JPEGs (quality 90, ~ImageNet file sizes) in 10 classes\n"
     "  under DIR/train (default: a temporary folder, removed afterwards unless --keep; an existing DIR is\n"
     "  reused), then measures the NAT train recipe at --size: nat.cpp's loader with 1 worker thread\n"
-    "  (images/s per core) and with --threads (default: all cores), and the same recipe in torchvision +\n"
-    "  PIL (bench/torch_loader.py through /usr/bin/python3, one process, torch.set_num_threads(1)).\n"
+    "  (images/s per core) and with --threads (default: all cores), and the same recipe through timm's\n"
+    "  create_transform + Mixup (bench/torch_loader.py, one process, torch.set_num_threads(1); torchvision\n"
+    "  transforms written to the recipe where timm is missing) under $NAT_BENCH_PYTHON, default\n"
+    "  .bench-venv/bin/python (scripts/deps.sh --bench), else /usr/bin/python3.\n"
     "  Each run is timed for --seconds after one warm-up batch. images/s is wall-clock; images/CPU-s uses\n"
     "  the process's CPU time, the fair per-core comparison on a machine that is busy with other work.\n";
 
@@ -101,24 +104,11 @@ Run run_nat(const std::shared_ptr<const data::ImageFolder>& ds, const data::Data
 }
 
 nlohmann::json run_torch_loader(const std::string& dir, int64_t size, int64_t batch, double seconds) {
-  std::string cmd = "/usr/bin/python3 " + std::string(NAT_SOURCE_DIR) + "/bench/torch_loader.py --dir '" + dir +
-                    "' --size " + std::to_string(size) + " --batch " + std::to_string(batch) + " --seconds " +
-                    std::to_string(seconds) + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {};
-  nlohmann::json out;
-  std::string text;
-  char line[4096];
-  while (std::fgets(line, sizeof line, p)) {
-    text += line;
-    try {
-      auto j = nlohmann::json::parse(line);
-      if (j.is_object()) out = j;
-    } catch (...) {
-    }
-  }
-  pclose(p);
-  if (out.is_null()) out["error"] = text.empty() ? "no output" : text.substr(0, 400);
+  PeerRun run =
+      run_peer("torch_loader.py", "--dir " + shell_quote(dir) + " --size " + std::to_string(size) + " --batch " +
+                                      std::to_string(batch) + " --seconds " + std::to_string(seconds));
+  nlohmann::json out = run.rows.empty() ? nlohmann::json::object() : run.rows.back();
+  if (!out.contains("images_per_s")) out["error"] = peer_missing(run);
   return out;
 }
 
@@ -187,13 +177,15 @@ int bench_loader(const std::vector<std::string>& argv) {
   if (torch.contains("images_per_s")) {
     torch_rate = torch["images_per_s"].get<double>();
     torch_cpu_rate = torch.value("images_per_cpu_s", 0.0);
-    std::string name = "torchvision " + torch.value("torchvision", std::string("?")) + " + PIL " +
-                       torch.value("pil", std::string("?"));
+    std::string name = torch.value("impl", std::string("torchvision")) == "timm"
+                           ? "timm " + torch["versions"].value("timm", std::string("?")) + " create_transform"
+                           : "torchvision " + torch.value("torchvision", std::string("?")) + " + PIL " +
+                                 torch.value("pil", std::string("?"));
     std::printf("%-34s %8d %10.1f %14.1f %16.1f\n", name.c_str(), 1, torch_rate, torch_rate, torch_cpu_rate);
   } else if (!args.flag("no-torch")) {
-    std::printf("torchvision baseline unavailable: %s\n(Debian: apt-get install -y python3-torchvision)\n",
-                torch.value("error", std::string("?")).c_str());
+    std::printf("%s\n", torch.value("error", std::string("?")).c_str());
   }
+  if (torch.contains("versions")) std::printf("peer ran with: %s\n", peer_versions(torch).c_str());
   const Run& one = runs.front().second;
   const double n = static_cast<double>(std::max<int64_t>(one.stats.samples, 1));
   std::printf(
@@ -202,7 +194,7 @@ int bench_loader(const std::vector<std::string>& argv) {
       1e3 * one.stats.read_s / n, 1e3 * one.stats.decode_s / n, 1e3 * one.stats.augment_s / n,
       1e3 * one.stats.mix_s / n);
   if (torch_rate > 0)
-    std::printf("per core: nat.cpp / torchvision = %.2fx by wall time, %.2fx by CPU time (target >= 2x)\n",
+    std::printf("per core: nat.cpp / peer = %.2fx by wall time, %.2fx by CPU time (target >= 2x)\n",
                 one.images_per_s / torch_rate, torch_cpu_rate > 0 ? one.images_per_cpu_s / torch_cpu_rate : 0.0);
   std::printf("load average after: %s\n", load_average().c_str());
   if (temp && !args.flag("keep"))

@@ -1,6 +1,7 @@
 // `nat bench model`: whole-model throughput, forward (eval, no grad) and one training step (train mode:
 // forward + cross-entropy + backward + AdamW), in images/s, with the same model built in PyTorch
-// (bench/torch_model.py: pure-PyTorch NA, torch.optim.AdamW) timed in the same run.
+// (bench/torch_model.py: pure-PyTorch NA, torch.optim.AdamW) timed in the same run, eager and under
+// torch.compile (its compile time reported apart).
 #include <omp.h>
 #include <time.h>
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "app/args.h"
 #include "app/bench_util.h"
@@ -23,12 +25,17 @@ namespace {
 
 const char* kHelp =
     "usage: nat bench model [--model nat_mini] [--batch 8] [--img-size 224] [--reps 5] [--device cpu|cuda]\n"
-    "                       [--no-torch] [--cpu-time]\n\n"
+    "                       [--no-torch] [--no-compile] [--cpu-time]\n\n"
     "Forward (eval mode, no autograd) and training-step (train mode: forward, mean cross-entropy, backward,\n"
     "AdamW update, gradients dropped) images/s for one NAT, median of --reps timed runs after one warm-up,\n"
-    "and the same model in PyTorch (pure-PyTorch neighbourhood attention, torch.optim.AdamW) in the same run.\n"
-    "  --cpu-time  time with process CPU time (both sides) instead of wall time, for a busy machine; pair it\n"
-    "              with OMP_NUM_THREADS=1 for a per-core comparison.\n";
+    "and the same model in PyTorch (pure-PyTorch neighbourhood attention, torch.optim.AdamW) in the same run,\n"
+    "eager and with the model under torch.compile (AdamW eager), the compile time shown apart.\n"
+    "  --cpu-time    time with process CPU time (both sides) instead of wall time, for a busy machine; pair it\n"
+    "                with OMP_NUM_THREADS=1 for a per-core comparison.\n"
+    "  --no-compile  skip torch.compile (also NAT_BENCH_COMPILE=0): compiling a NAT training step can take tens\n"
+    "                of minutes on a small machine; NAT_BENCH_COMPILE_TIMEOUT (seconds, default 1800) stops it.\n"
+    "The peers run under $NAT_BENCH_PYTHON, default .bench-venv/bin/python (scripts/deps.sh --bench), else\n"
+    "/usr/bin/python3; the versions are shown.\n";
 
 // A minimal AdamW (PyTorch's update: decoupled weight decay, bias-corrected moments), local to this
 // benchmark so the training step is complete before train/ has an optimizer. Composed from ops without
@@ -62,21 +69,17 @@ class BenchAdamW {
   int64_t t_ = 0;
 };
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 }  // namespace
 
 int bench_model(const std::vector<std::string>& argv) {
-  Args args("bench model", argv, {"model", "batch", "img-size", "reps", "device"}, {"no-torch", "cpu-time"});
+  Args args("bench model", argv, {"model", "batch", "img-size", "reps", "device"},
+            {"no-torch", "no-compile", "cpu-time"});
   if (args.help()) {
     std::printf("%s", kHelp);
     return 0;
   }
   set_bench_cpu_time(args.flag("cpu-time"));
+  set_bench_compile(!args.flag("no-compile"));
   nn::NatConfig config = nn::parse_nat_spec(args.get("model", "nat_mini"));
   int64_t B = args.get_int("batch", 8, 1, 4096), img = args.get_int("img-size", 224, 8, 4096);
   int reps = static_cast<int>(args.get_int("reps", 5, 1, 1000));
@@ -112,37 +115,56 @@ int bench_model(const std::vector<std::string>& argv) {
       },
       /*warmup=*/1, reps, dev);  // warm-up fills allocator caches, OpenBLAS buffers, the moment tensors
 
-  // PyTorch runs after nat.cpp, in a separate process, with the same thread count and clock.
-  std::vector<nlohmann::json> torch;
-  if (!args.flag("no-torch") && dev.is_cpu()) {
-    torch = run_torch_script("torch_model.py", "--model-json " + shell_quote(config.to_json()) + " --batch " +
-                                                   std::to_string(B) + " --img-size " + std::to_string(img) +
-                                                   " --threads " + std::to_string(threads) + " --reps " +
-                                                   std::to_string(reps) + (bench_cpu_time() ? " --cpu-time" : ""));
-  }
-
-  std::printf("nat bench model: %s, batch %lld, %lldx%lld, %s, %d thread(s), %s time, median of %d%s\n",
+  std::printf("nat bench model: %s, batch %lld, %lldx%lld, %s, %d thread(s), %s time, median of %d\n",
               config.name.c_str(), static_cast<long long>(B), static_cast<long long>(img), static_cast<long long>(img),
-              dev.str().c_str(), threads, bench_cpu_time() ? "CPU" : "wall", reps,
-              torch.empty() ? "" : (", vs PyTorch " + torch[0].value("torch", std::string("?"))).c_str());
-  std::printf("%-28s %12s %10s %14s %10s %12s\n", "", "nat.cpp ms", "img/s", "PyTorch ms", "img/s", "speed-up");
-  auto row = [&](const char* name, double ms, const char* key) {
-    double tms = torch.empty() ? 0 : torch[0].value(key, 0.0);
-    char tcol[32] = "-", timg[32] = "-", ratio[32] = "-";
-    if (tms > 0) {
-      std::snprintf(tcol, sizeof tcol, "%.1f", tms);
-      std::snprintf(timg, sizeof timg, "%.2f", 1000.0 * static_cast<double>(B) / tms);
-      std::snprintf(ratio, sizeof ratio, "%.2fx", tms / ms);
+              dev.str().c_str(), threads, bench_cpu_time() ? "CPU" : "wall", reps);
+  std::printf("%-28s %12s %10s\n", "nat.cpp", "ms", "img/s");
+  std::printf("%-28s %12.1f %10.2f\n", "forward (eval, no grad)", fwd, 1000.0 * static_cast<double>(B) / fwd);
+  std::printf("%-28s %12.1f %10.2f\n", "training step (+bwd+AdamW)", step, 1000.0 * static_cast<double>(B) / step);
+  std::fflush(stdout);
+  if (args.flag("no-torch") || !dev.is_cpu()) return 0;
+
+  // The peers run after nat.cpp, each in its own process, with the same thread count and clock.
+  const std::string common = "--model-json " + shell_quote(config.to_json()) + " --batch " + std::to_string(B) +
+                             " --img-size " + std::to_string(img) + " --threads " + std::to_string(threads) +
+                             " --reps " + std::to_string(reps) + (bench_cpu_time() ? " --cpu-time" : "");
+  std::printf("\nPyTorch peers through %s: eager%s ...\n", bench_python().c_str(),
+              bench_compile() ? (", torch.compile (limit " + std::to_string(bench_compile_timeout_s()) + " s)").c_str()
+                              : " (torch.compile skipped: --no-compile or NAT_BENCH_COMPILE=0)");
+  std::fflush(stdout);
+  std::vector<std::pair<std::string, PeerRun>> peers;
+  peers.emplace_back("PyTorch eager", run_peer("torch_model.py", common));
+  if (bench_compile())
+    peers.emplace_back("torch.compile", run_peer("torch_model.py", common + " --compile", bench_compile_timeout_s()));
+  for (const auto& [name, run] : peers)
+    if (!run.rows.empty()) {
+      std::printf("peers ran with: %s\n", peer_versions(run.rows.front()).c_str());
+      break;
     }
-    std::printf("%-28s %12.1f %10.2f %14s %10s %12s\n", name, ms, 1000.0 * static_cast<double>(B) / ms, tcol, timg,
-                ratio);
-  };
-  row("forward (eval, no grad)", fwd, "fwd_ms");
-  row("training step (+bwd+AdamW)", step, "train_ms");
-  if (!torch.empty())
-    std::printf("speed-up: PyTorch time / nat.cpp time (higher is better for nat.cpp)\n");
-  else if (dev.is_cpu() && !args.flag("no-torch"))
-    std::printf("PyTorch not found or failed (/usr/bin/python3 with python3-torch): no comparison\n");
+  std::printf("%-16s %-28s %12s %10s %10s %12s\n", "peer", "", "ms", "img/s", "speed-up", "compile s");
+  for (const auto& [name, run] : peers) {
+    const nlohmann::json row = merge_peer_rows(run, "stage")[-1];
+    if (run.rows.empty()) {
+      std::printf("%-16s %s\n", name.c_str(), peer_missing(run).c_str());
+      continue;
+    }
+    for (auto [what, key, nat_ms, ckey] :
+         {std::tuple{"forward (eval, no grad)", "fwd_ms", fwd, "fwd_compile_s"},
+          std::tuple{"training step (+bwd+AdamW)", "train_ms", step, "train_compile_s"}}) {
+      const double ms = peer_value(row, key);
+      char c[32] = "-";
+      if (row.contains(ckey)) std::snprintf(c, sizeof c, "%.0f", peer_value(row, ckey));
+      if (ms > 0)
+        std::printf("%-16s %-28s %12.1f %10.2f %9.2fx %12s\n", name.c_str(), what, ms,
+                    1000.0 * static_cast<double>(B) / ms, ms / nat_ms, c);
+      else
+        std::printf("%-16s %-28s %12s %10s %10s %12s  %s\n", name.c_str(), what, "-", "-", "-", c,
+                    !peer_notes(row).empty() ? peer_notes(row).c_str() : run.error.c_str());
+    }
+  }
+  std::printf(
+      "speed-up: peer time / nat.cpp time (above 1: nat.cpp is faster); compile s: torch.compile's wall seconds, "
+      "apart from the step time\n");
   return 0;
 }
 

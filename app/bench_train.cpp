@@ -27,7 +27,8 @@ namespace {
 
 const char* kHelp =
     "usage: nat bench train [--model nat_mini] [--size 224] [--batch 8] [--steps 6] [--warmup 2]\n"
-    "                       [--workers N] [--threads N] [--images 128] [--device cpu|cuda] [--dir DIR] [--no-torch]\n\n"
+    "                       [--workers N] [--threads N] [--images 128] [--device cpu|cuda] [--dir DIR] [--no-torch]\n"
+    "                       [--no-compile]\n\n"
     "  Trains --model at --size on --images synthetic 500x375 JPEGs (10 classes, written to a temporary\n"
     "  folder unless --dir is given) with NAT's full train recipe (RandomResizedCrop, RandAugment\n"
     "  rand-m9-mstd0.5-inc1, random erasing, mixup/cutmix, label smoothing, AdamW, clipping 5.0) through\n"
@@ -35,18 +36,22 @@ const char* kHelp =
     "  and the share of the time the loop waited for the loader. --workers loader threads (default: half\n"
     "  the cores, at least 1), --threads compute threads (default: OpenMP's). On the CPU the same loop then\n"
     "  runs in PyTorch in the same run (bench/torch_train.py: torchvision ImageFolder + DataLoader with the same\n"
-    "  transforms and worker count, mixup/cutmix, the NAT of bench/torch_model.py, AdamW) for a ratio.\n";
+    "  transforms and worker count, mixup/cutmix, the NAT of bench/torch_model.py, AdamW) for a ratio, eager\n"
+    "  and with the model under torch.compile (its compile time apart; --no-compile or NAT_BENCH_COMPILE=0 skips\n"
+    "  it, NAT_BENCH_COMPILE_TIMEOUT seconds, default 1800, stops it). The peers run under $NAT_BENCH_PYTHON,\n"
+    "  default .bench-venv/bin/python (scripts/deps.sh --bench), else /usr/bin/python3.\n";
 
 }  // namespace
 
 int bench_train(const std::vector<std::string>& argv) {
   Args args("bench train", argv,
             {"model", "size", "batch", "steps", "warmup", "workers", "threads", "images", "device", "dir"},
-            {"no-torch"});
+            {"no-torch", "no-compile"});
   if (args.help()) {
     std::printf("%s", kHelp);
     return 0;
   }
+  set_bench_compile(!args.flag("no-compile"));
   const int64_t steps = args.get_int("steps", 6, 1, 1000000), warmup = args.get_int("warmup", 2, 0, 1000000);
   const int64_t images = args.get_int("images", 128, 1, 10000000);
   const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
@@ -119,17 +124,28 @@ int bench_train(const std::vector<std::string>& argv) {
                   static_cast<long long>(c.data.batch_size), static_cast<long long>(c.data.img_size),
                   static_cast<long long>(steps), static_cast<long long>(warmup), static_cast<long long>(c.data.workers),
                   omp_get_max_threads());
-    auto torch = run_torch_script("torch_train.py", "--data " + dir.string() + " --model-json '" +
-                                                        train::nat_config_json(trainer.model().config) + "'" + extra);
-    if (torch.empty()) {
-      std::printf("PyTorch not found (/usr/bin/python3 with python3-torch and python3-torchvision): no comparison\n");
-    } else {
-      const double t_img_s = torch[0]["img_s"].get<double>();
+    const std::string common = "--data " + shell_quote(dir.string()) + " --model-json " +
+                               shell_quote(train::nat_config_json(trainer.model().config)) + extra;
+    std::vector<std::pair<std::string, PeerRun>> peers;
+    peers.emplace_back("PyTorch eager", run_peer("torch_train.py", common));
+    if (bench_compile())
+      peers.emplace_back("torch.compile", run_peer("torch_train.py", common + " --compile", bench_compile_timeout_s()));
+    for (const auto& [name, run] : peers) {
+      const nlohmann::json row = run.rows.empty() ? nlohmann::json::object() : run.rows.back();
+      const double t_img_s = peer_value(row, "img_s");
+      if (t_img_s <= 0) {
+        std::printf("%s: %s\n", name.c_str(), run.rows.empty() ? peer_missing(run).c_str() : peer_notes(row).c_str());
+        continue;
+      }
       std::printf(
-          "PyTorch %s, same loop (bench/torch_train.py): %.2f img/s, %.3f s per update, waiting for data "
-          "%.1f%%\nratio nat.cpp / PyTorch: %.2fx (above 1: nat.cpp is faster)\n",
-          torch[0].value("torch", std::string("?")).c_str(), t_img_s, torch[0]["step_s"].get<double>(),
-          100.0 * torch[0]["wait_frac"].get<double>(), img_s / t_img_s);
+          "%s (%s), same loop (bench/torch_train.py): %.2f img/s, %.3f s per update, waiting for data %.1f%%%s\n"
+          "ratio nat.cpp / %s: %.2fx (above 1: nat.cpp is faster)\n",
+          name.c_str(), peer_versions(row).c_str(), t_img_s, peer_value(row, "step_s"),
+          100.0 * peer_value(row, "wait_frac"),
+          row.contains("compile_s")
+              ? (", compile " + std::to_string(static_cast<int>(peer_value(row, "compile_s"))) + " s apart").c_str()
+              : "",
+          name.c_str(), img_s / t_img_s);
     }
   }
   if (temporary)

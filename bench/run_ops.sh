@@ -8,8 +8,9 @@
 # --rounds R (default 1) runs the two tools alternately R times; the table then gives each side's median
 # time over the rounds, the ratio of the medians, and the lowest and highest per-round ratio, which shows
 # how much the rows move between rounds (a lot on a machine shared with other work).
-# PyTorch comes from Debian's python3-torch (apt-get install -y python3-torch); $PYTHON overrides the
-# interpreter. CPU only (PyTorch here has no CUDA).
+# PyTorch comes from $NAT_BENCH_PYTHON, default <repo>/.bench-venv/bin/python (scripts/deps.sh --bench: PyPI's
+# current torch) when it exists, else /usr/bin/python3 (Debian's python3-torch 1.13), as for `nat bench`.
+# CPU only. The PyTorch side runs eagerly (no torch.compile for these single ops).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,10 +33,12 @@ done
 bench="$build/bench/bench_ops"
 [[ -x "$bench" ]] || { echo "run_ops.sh: $bench not found; build it: ninja -C $build bench_ops" >&2; exit 2; }
 
-python=""
-for p in ${PYTHON:-} /usr/bin/python3 python3; do
-  if "$p" -c "import torch" 2>/dev/null; then python="$p"; break; fi
-done
+python="${NAT_BENCH_PYTHON:-}"
+if [[ -z "$python" ]]; then
+  python=/usr/bin/python3
+  [[ -x "$here/../.bench-venv/bin/python" ]] && python="$here/../.bench-venv/bin/python"
+fi
+"$python" -c "import torch" 2>/dev/null || python=""
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -45,7 +48,8 @@ for ((r = 1; r <= rounds; r++)); do
   "$bench" --threads "$threads" --json "$out/ours.$r.json" "${args[@]}"
   echo
   if [[ -z "$python" ]]; then
-    echo "run_ops.sh: no Python with PyTorch found (apt-get install -y python3-torch); skipping the comparison" >&2
+    echo "run_ops.sh: no PyTorch under ${NAT_BENCH_PYTHON:-.bench-venv/bin/python or /usr/bin/python3}" \
+      "(scripts/deps.sh --bench); skipping the comparison" >&2
     exit 0
   fi
   "$python" "$here/torch_ops.py" --threads "$threads" --json "$out/torch.$r.json" "${args[@]}"
@@ -68,6 +72,8 @@ o_rounds, t_rounds = [by_key(d) for d in ours], [by_key(d) for d in torch]
 o0, t0 = ours[0], torch[0]
 print(f"nat.cpp ({o0['device']}, {o0['threads']} thread(s)) vs {t0['tool']} ({t0['threads']} thread(s)); "
       f"ratio = PyTorch time / nat.cpp time (> 1: nat.cpp faster)")
+if "versions" in t0:
+    print("PyTorch peer ran with: " + ", ".join(f"{k} {v}" for k, v in t0["versions"].items()))
 print(f"clock: nat.cpp {o0.get('clock', 'wall time')}, PyTorch {t0.get('clock', 'wall time')}; "
       f"{rounds} round(s), median of {o0['reps']} reps per round" +
       ("; times are medians over the rounds" if rounds > 1 else ""))

@@ -2,17 +2,21 @@
 """PyTorch's CPU all-reduce (torch.distributed, gloo backend) timed over the same sizes as
 `nat bench allreduce`: --world processes on this node, float32 sum, --iters back-to-back calls per size
 after 3 warm-ups, the slowest rank's mean time. Prints one JSON object per size:
-  {"torch": "1.13.1", "bytes": 4096, "ms": 0.05}
+  {"torch": "1.13.1", "bytes": 4096, "ms": 0.05, "versions": {...}}
 """
 import argparse
 import json
 import os
 import socket
+import sys
 import time
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_info import versions  # noqa: E402
 
 
 def worker(rank, world, port, sizes, iters, queue):
@@ -50,8 +54,9 @@ def main():
     procs = [ctx.Process(target=worker, args=(r, a.world, port, sizes, a.iters, queue)) for r in range(a.world)]
     for p in procs:
         p.start()
+    info = versions()
     for _ in sizes:
-        print(json.dumps(queue.get()), flush=True)
+        print(json.dumps(dict(queue.get(), versions=info)), flush=True)
     for p in procs:
         p.join()
 

@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
-"""Baseline for `nat bench loader`: NAT's train recipe (nat-spec 4.1) in torchvision + PIL.
+"""Peer of `nat bench loader`: NAT's train recipe (docs/recipe.md) in Python, two ways.
 
-Same steps as nat.cpp's loader: PIL decode + convert('RGB'), RandomResizedCrop(scale 0.08-1, ratio 3/4-4/3,
+--impl timm (the default when timm imports): timm's own pipeline, as NAT's training script builds it:
+timm.data.create_transform(is_training=True, auto_augment="rand-m9-mstd0.5-inc1", interpolation="random",
+re_prob=0.25, re_mode="pixel", ...) and timm.data.Mixup (mixup 0.8, cutmix 1.0, switch 0.5, smoothing 0.1).
+Needs Pillow < 13: timm 1.0.31's posterize (and this file's own) fails on Pillow 13 with "bits must be
+between 1 and 8" (scripts/deps.sh --bench pins it).
+
+--impl torchvision (the fallback, e.g. Debian's python3-torchvision without timm): the same steps as
+nat.cpp's loader: PIL decode + convert('RGB'), RandomResizedCrop(scale 0.08-1, ratio 3/4-4/3,
 bilinear or bicubic at random), horizontal flip 0.5, RandAugment rand-m9-mstd0.5-inc1 (2 ops with
 replacement from the 15 "increasing" ops, each with probability 0.5, magnitude N(9, 0.5) clipped to
 [0, 10], mean-pixel fill; written here from timm's documented level mappings since Debian has no timm),
@@ -12,7 +19,9 @@ Prints one JSON line.
 """
 import argparse
 import json
+import os
 import random
+import sys
 import time
 
 import numpy as np
@@ -22,6 +31,9 @@ import torchvision
 from PIL import Image, ImageEnhance, ImageOps
 from torchvision import datasets, transforms
 from torchvision.transforms import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_info import versions  # noqa: E402
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 FILL = tuple(round(255 * m) for m in MEAN)
@@ -98,30 +110,56 @@ def mix_batch(x, y, num_classes, smoothing=0.1):
     return x, t1 * lam + t2 * (1 - lam)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=True)
-    ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--seconds", type=float, default=6)
-    a = ap.parse_args()
-    torch.set_num_threads(1)
-    random.seed(0)
-    np.random.seed(0)
-    torch.manual_seed(0)
+def timm_pipeline(size, num_classes):
+    """NAT's recipe through timm itself: (transform, batch mix function)."""
+    from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, Mixup, create_transform
+
+    tf = create_transform(size, is_training=True, color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1",
+                          interpolation="random", re_prob=0.25, re_mode="pixel", re_count=1,
+                          mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD)
+    mixup = Mixup(mixup_alpha=0.8, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, mode="batch",
+                  label_smoothing=0.1, num_classes=num_classes)
+    return tf, mixup
+
+
+def torchvision_pipeline(size, num_classes):
     tf = transforms.Compose([
-        RandomResizedCropRandomInterp(a.size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)),
+        RandomResizedCropRandomInterp(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)),
         transforms.RandomHorizontalFlip(0.5),
         RandAugmentIncreasing(),
         transforms.ToTensor(),
         transforms.Normalize(MEAN, STD),
         transforms.RandomErasing(p=0.25, value="random"),
     ])
-    ds = datasets.ImageFolder(a.dir, transform=tf)
-    dl = torch.utils.data.DataLoader(ds, batch_size=a.batch, shuffle=True, drop_last=True, num_workers=0)
+    return tf, lambda x, y: mix_batch(x, y, num_classes)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=6)
+    ap.add_argument("--impl", choices=("auto", "timm", "torchvision"), default="auto")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    impl = a.impl
+    if impl == "auto":
+        try:
+            import timm  # noqa: F401
+            impl = "timm"
+        except ImportError:
+            impl = "torchvision"
+    ds = datasets.ImageFolder(a.dir)
     nc = len(ds.classes)
+    ds.transform, mix = (timm_pipeline if impl == "timm" else torchvision_pipeline)(a.size, nc)
+    name = ("timm create_transform + Mixup" if impl == "timm" else "torchvision (hand-written RandAugment)")
+    dl = torch.utils.data.DataLoader(ds, batch_size=a.batch, shuffle=True, drop_last=True, num_workers=0)
     it = iter(dl)
-    mix_batch(*next(it), nc)  # warm-up
+    mix(*next(it))  # warm-up
     n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < a.seconds:
         try:
@@ -129,11 +167,12 @@ def main():
         except StopIteration:
             it = iter(dl)
             continue
-        mix_batch(x, y, nc)
+        mix(x, y)
         n += len(y)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    print(json.dumps({"torch": torch.__version__, "torchvision": torchvision.__version__, "pil": PIL.__version__,
-                      "images": n, "seconds": wall, "images_per_s": n / wall, "images_per_cpu_s": n / cpu}))
+    print(json.dumps({"impl": impl, "name": name, "torch": torch.__version__, "torchvision": torchvision.__version__,
+                      "pil": PIL.__version__, "versions": versions(), "images": n, "seconds": wall,
+                      "images_per_s": n / wall, "images_per_cpu_s": n / cpu}))
 
 
 if __name__ == "__main__":

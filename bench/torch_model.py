@@ -3,9 +3,12 @@
 module names, for two jobs:
 
   timing (what `nat bench model` runs):
-      torch_model.py --model-json '{...}' --batch 8 --img-size 224 --threads 2 --reps 3 [--cpu-time]
-    prints one JSON line {"fwd_ms": ..., "train_ms": ..., "torch": version}: forward in eval mode under
-    no_grad, and a training step (train mode, cross-entropy, backward, torch.optim.AdamW, zero_grad).
+      torch_model.py --model-json '{...}' --batch 8 --img-size 224 --threads 2 --reps 3 [--cpu-time] [--compile]
+    prints JSON lines with "fwd_ms" (forward in eval mode under no_grad) and "train_ms" (a training step:
+    train mode, cross-entropy, backward, torch.optim.AdamW, zero_grad), and "versions" (bench/peer_info.py).
+    --compile runs the model through torch.compile (AdamW stays eager, as most users run it) and adds
+    "fwd_compile_s" / "train_compile_s": the compile time in wall seconds, apart from the step time. The
+    forward line comes first, so a time limit on a long training-step compile keeps it.
 
   cross-checking `nat forward` output:
       nat forward --model M --input io.safetensors --output nat.safetensors --save-weights w.safetensors --labels
@@ -28,6 +31,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
+from peer_info import compile_unavailable, time_compiled, versions  # noqa: E402
 from torch_na import na2d, neighbour_index  # noqa: E402
 
 
@@ -189,18 +193,48 @@ def bench(args):
         with torch.no_grad():
             model(x)
 
-    fwd_ms = median_ms(fwd, args.reps, clock)
-    model.train()
+    info = versions()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+    if not args.compile:
+        fwd_ms = median_ms(fwd, args.reps, clock)
+        model.train()
 
-    def step():
-        loss = F.cross_entropy(model(x), y)
+        def step():
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        train_ms = median_ms(step, args.reps, clock)
+        print(json.dumps({"peer": "eager", "fwd_ms": fwd_ms, "train_ms": train_ms, "torch": torch.__version__,
+                          "versions": info}), flush=True)
+        return
+    reason = compile_unavailable()
+    if reason:
+        print(json.dumps({"peer": "compile", "note": reason, "versions": info}), flush=True)
+        return
+    # One eager forward first fills each attention layer's neighbour-index cache (Python loops that
+    # torch.compile would otherwise trace); the compiled model then sees only tensor code.
+    fwd()
+    cmodel = torch.compile(model)
+
+    def cfwd():
+        with torch.no_grad():
+            cmodel(x)
+
+    fwd_ms, fwd_c = time_compiled(cfwd, args.reps, clock)
+    print(json.dumps({"peer": "compile", "fwd_ms": fwd_ms, "fwd_compile_s": fwd_c, "versions": info}), flush=True)
+    model.train()
+
+    def cstep():
+        loss = F.cross_entropy(cmodel(x), y)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    train_ms = median_ms(step, args.reps, clock)
-    print(json.dumps({"fwd_ms": fwd_ms, "train_ms": train_ms, "torch": torch.__version__}), flush=True)
+    train_ms, train_c = time_compiled(cstep, args.reps, clock)
+    print(json.dumps({"peer": "compile", "train_ms": train_ms, "train_compile_s": train_c, "versions": info}),
+          flush=True)
 
 
 def check(args):
@@ -245,6 +279,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--cpu-time", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="time the model under torch.compile")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--weights")
     ap.add_argument("--input")

@@ -12,11 +12,15 @@ Prints the same table format as bench_ops; --json FILE writes the same JSON layo
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_info import versions  # noqa: E402
 
 STAGES = [(56, 64, 2), (28, 128, 4), (14, 256, 8), (7, 512, 16)]  # (L, C, heads) of NAT-Tiny
 MLP_RATIO, NEIGHBOURS, F32 = 3, 49, 4.0
@@ -146,6 +150,8 @@ def main():
     clock, clock_name = (time.process_time, "process CPU time") if a.cpu_time else (time.perf_counter, "wall time")
     print(f"bench_ops (torch {torch.__version__}): cpu, {threads} thread(s), batch {a.batch}, f32, {clock_name}, "
           f"median of {a.reps} reps after {a.warmup} warm-up call(s)")
+    info = versions()
+    print("ran with: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     print(f"{'benchmark':<14} {'shape':<36} {'ms':>10} {'rate':>10} unit")
     results = []
     with torch.no_grad():
@@ -159,7 +165,7 @@ def main():
             results.append(dict(name=name, shape=shape, ms=ms, rate=rate, unit=unit, work=work, inner=inner))
     if a.json:
         doc = dict(tool=f"torch {torch.__version__}", device="cpu", threads=threads, batch=a.batch, reps=a.reps,
-                   warmup=a.warmup, clock=clock_name, results=results)
+                   warmup=a.warmup, clock=clock_name, versions=info, results=results)
         with open(a.json, "w") as f:
             json.dump(doc, f, indent=2)
             f.write("\n")

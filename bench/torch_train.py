@@ -7,8 +7,10 @@ smoothing 0.1 as soft targets, and the NAT of bench/torch_model.py with AdamW, c
     torch_train.py --data DIR --model-json '{...}' --batch 8 --img-size 224 --steps 6 --warmup 2
                    --workers 1 --threads 2
 
-Prints one JSON line: {"img_s": ..., "step_s": ..., "wait_frac": ..., "torch": version}, timing --steps
-updates after --warmup (wall clock, data wait included), like nat bench train.
+Prints one JSON line: {"img_s": ..., "step_s": ..., "wait_frac": ..., "torch": version, "versions": {...}},
+timing --steps updates after --warmup (wall clock, data wait included), like nat bench train. --compile runs
+the model under torch.compile (AdamW eager); "compile_s" is then the warm-up updates' wall time less as many
+timed updates (the compile time, apart from the step time).
 """
 import argparse
 import json
@@ -20,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_info import compile_unavailable, versions  # noqa: E402
 from torch_model import NAT  # noqa: E402
 
 import torchvision.transforms as T  # noqa: E402
@@ -55,7 +58,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--compile", action="store_true")
     a = ap.parse_args()
+    info = versions()
+    if a.compile:
+        a.warmup = max(a.warmup, 2)  # the first update compiles the forward and backward graphs, the second may recompile
+    if a.compile and compile_unavailable():
+        print(json.dumps({"peer": "compile", "note": compile_unavailable(), "versions": info}), flush=True)
+        return
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     tf = T.Compose([
@@ -73,14 +83,19 @@ def main():
     c["num_classes"] = len(ds.classes)
     model = NAT(c).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
-    times, waits, done = [], [], 0
+    net = model
+    if a.compile:
+        with torch.no_grad():  # fills the attention layers' neighbour-index caches outside the compiled graph
+            model(torch.zeros(1, 3, a.img_size, a.img_size))
+        net = torch.compile(model)
+    times, waits, warm, done = [], [], 0.0, 0
     while done < a.warmup + a.steps:
         t_wait = time.perf_counter()
         for x, y in loader:
             t0 = time.perf_counter()
             wait = t0 - t_wait
             x, target = mix(x, y, c["num_classes"])
-            loss = torch.sum(-target * F.log_softmax(model(x), dim=-1), dim=-1).mean()
+            loss = torch.sum(-target * F.log_softmax(net(x), dim=-1), dim=-1).mean()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
@@ -90,11 +105,16 @@ def main():
             if done > a.warmup:
                 times.append(t_wait - t0 + wait)
                 waits.append(wait)
+            else:
+                warm += t_wait - t0 + wait
             if done >= a.warmup + a.steps:
                 break
     total = sum(times)
-    print(json.dumps({"img_s": a.batch * len(times) / total, "step_s": total / len(times),
-                      "wait_frac": sum(waits) / total, "torch": torch.__version__}), flush=True)
+    row = {"peer": "compile" if a.compile else "eager", "img_s": a.batch * len(times) / total,
+           "step_s": total / len(times), "wait_frac": sum(waits) / total, "torch": torch.__version__, "versions": info}
+    if a.compile:
+        row["compile_s"] = max(0.0, warm - a.warmup * total / len(times))
+    print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages nat.cpp builds against, only those not yet installed, and says
 # whether the CUDA backend will be built. Silent apart from one status line when all are present.
 #   scripts/deps.sh           build, test and run dependencies (python3-torch: the tests' PyTorch reference)
-#   scripts/deps.sh --bench   also python3-torchvision, for the PyTorch baselines of the benchmarks
+#   scripts/deps.sh --bench   also the PyTorch peers of `nat bench`: python3-torchvision and python3-venv from
+#                             Debian, and a virtual environment <repo>/.bench-venv with PyPI's current torch,
+#                             torchvision, timm, natten, safetensors and Pillow < 13 (see bench_venv below)
 #   scripts/deps.sh --check   list what is missing and exit 1 if anything is; installs nothing
 # Installing needs root. The CUDA toolkit is not a Debian package here: it is looked for at
 # /usr/local/cuda/bin/nvcc (or nvcc on PATH), and the build turns CUDA on when it is found.
@@ -18,12 +20,18 @@ packages=(
   python3-torch  # the independent reference of tests/nn/test_torch_crosscheck.cpp (logits and gradients)
 )
 check_only=0
+bench=0
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(python3-torchvision) ;;
+    --bench)
+      bench=1
+      # Debian's torchvision: the peers' fallback without the venv; python3-dev: torch.compile (Inductor) builds
+      # C++ against Python.h
+      packages+=(python3-torchvision python3-venv python3-dev)
+      ;;
     --check) check_only=1 ;;
     -h | --help)
-      sed -n '2,8s/^# \{0,1\}//p' "$0"
+      sed -n '2,10s/^# \{0,1\}//p' "$0"
       exit 0
       ;;
     *)
@@ -75,3 +83,71 @@ else
   cuda_note="no CUDA toolkit (no /usr/local/cuda/bin/nvcc): CPU-only build, CUDA tests skip"
 fi
 echo "deps: all ${#packages[@]} Debian packages present; $cuda_note"
+
+# The benchmarks' PyTorch peers run in their own virtual environment, so that `nat bench` compares against
+# the PyTorch a CPU user installs today rather than Debian's 1.13. Nothing else uses it: the build, the tests
+# and the main job need only the Debian packages above (python3-torch stays the tests' reference). The bench
+# tools find it through NAT_BENCH_PYTHON (default .bench-venv/bin/python, else /usr/bin/python3).
+#   - Versions are not pinned: the first run installs the current releases; `rm -rf .bench-venv` and run again
+#     to take newer ones. A run with the environment complete does nothing and prints one line.
+#   - Pillow < 13: with Pillow 13, timm 1.0.31's RandAugment posterize (rand-m9-mstd0.5-inc1) and
+#     bench/torch_loader.py fail with "bits must be between 1 and 8".
+#   - PyPI's Linux torch wheel pulls the nvidia-* CUDA packages (a few GB); PyPI has no CPU-only build.
+#     NAT_BENCH_TORCH_INDEX=<pip index URL> (e.g. PyTorch's own CPU index) takes torch and torchvision from there.
+#   - natten is a source package on PyPI: it builds against the environment's torch (--no-build-isolation);
+#     with no GPU visible (CUDA_VISIBLE_DEVICES=) it skips libnatten, its CUDA kernels (hours of nvcc), and
+#     installs only its Python backends (Flex Attention, which also runs on a CPU).
+bench_venv() {
+  local root venv py spec stamp log versions
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  venv="$root/.bench-venv"
+  py=/usr/bin/python3
+  local pip_pkgs=(torch torchvision timm safetensors "Pillow<13")
+  spec="${pip_pkgs[*]} natten index=${NAT_BENCH_TORCH_INDEX:-pypi}"
+  stamp="$venv/nat-bench-spec.txt"
+  local probe='import sys, torch, torchvision, timm, natten, safetensors, PIL
+print(f"python {sys.version.split()[0]}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
+      f"timm {timm.__version__}, natten {natten.__version__}, safetensors {safetensors.__version__}, "
+      f"Pillow {PIL.__version__}")'
+  if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$spec" ]] &&
+    versions="$("$venv/bin/python" -c "$probe" 2>/dev/null)"; then
+    echo "deps: bench environment .bench-venv up to date ($versions)"
+    return 0
+  fi
+  if ((check_only)); then
+    echo "deps: the bench environment .bench-venv is missing or incomplete (run scripts/deps.sh --bench)"
+    return 1
+  fi
+  if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "deps: $py is $("$py" --version 2>&1); current PyTorch needs Python 3.10 or newer" >&2
+    return 1
+  fi
+  echo "deps: creating the bench environment .bench-venv (PyPI: ${spec% index=*}; several minutes, a few GB)"
+  log="$(mktemp /tmp/nat-bench-venv.XXXXXX.log)"
+  rm -f "$stamp"
+  if ! {
+    "$py" -m venv "$venv" &&
+      "$venv/bin/python" -m pip install -q --upgrade pip setuptools wheel &&
+      if [[ -n "${NAT_BENCH_TORCH_INDEX:-}" ]]; then
+        "$venv/bin/python" -m pip install -q --index-url "$NAT_BENCH_TORCH_INDEX" torch torchvision
+      fi &&
+      "$venv/bin/python" -m pip install -q "${pip_pkgs[@]}" &&
+      env -u NATTEN_CUDA_ARCH CUDA_VISIBLE_DEVICES= "$venv/bin/python" -m pip install -q --no-build-isolation natten
+  } </dev/null >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "deps: installing the bench environment failed; the full log is $log" >&2
+    return 1
+  fi
+  if ! versions="$("$venv/bin/python" -c "$probe" 2>>"$log")"; then
+    tail -n 20 "$log" >&2
+    echo "deps: the bench environment does not import; the full log is $log" >&2
+    return 1
+  fi
+  echo "$spec" >"$stamp"
+  rm -f "$log"
+  echo "deps: bench environment .bench-venv ready ($versions)"
+}
+
+if ((bench)); then
+  bench_venv
+fi
