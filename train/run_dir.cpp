@@ -219,8 +219,13 @@ std::vector<std::string> RunDir::remove_stale_temporaries() const {
   std::vector<std::string> removed;
   std::error_code ec;
   for (fs::directory_iterator it(path_, ec), end; !ec && it != end; it.increment(ec)) {
+    // Only the temporaries of the files a run writes: a run directory may be a folder of the user's own.
     const std::string name = it->path().filename().string();
-    if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".tmp") != 0) continue;
+    const std::string suffix = ".safetensors.tmp";
+    const bool ours =
+        name == "summary.csv.tmp" || name == "args.yaml.tmp" ||
+        (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0);
+    if (!ours) continue;
     std::error_code rec;
     if (it->is_directory(rec)) continue;
     fs::remove(it->path(), rec);

@@ -44,8 +44,9 @@ class RunDir {
   // `to` becomes a hard link to (or, failing that, a copy of) `from`, atomically.
   void link(const std::string& from, const std::string& to) const;
   void remove(const std::string& name) const;
-  // Deletes the *.tmp files an interrupted atomic write left behind (kill -9 during a checkpoint write);
-  // returns their names. Safe only under the lock, which the constructor took.
+  // Deletes the temporaries an interrupted atomic write left behind (kill -9 during a checkpoint write):
+  // *.safetensors.tmp, summary.csv.tmp, args.yaml.tmp; no other file. Returns their names. Safe only under
+  // the lock, which the constructor took.
   std::vector<std::string> remove_stale_temporaries() const;
 
  private:

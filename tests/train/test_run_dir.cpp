@@ -128,9 +128,11 @@ TEST_F(RunDirTest, StaleTemporariesAreRemoved) {
   std::ofstream(r.file("last.safetensors.tmp")) << "partial";
   std::ofstream(r.file("summary.csv.tmp")) << "partial";
   std::ofstream(r.file("last.safetensors")) << "complete";
+  std::ofstream(r.file("notes.tmp")) << "the user's own";  // a run directory may be any folder: kept
   EXPECT_EQ(r.remove_stale_temporaries(), (std::vector<std::string>{"last.safetensors.tmp", "summary.csv.tmp"}));
   EXPECT_TRUE(fs::exists(r.file("last.safetensors")));
   EXPECT_TRUE(fs::exists(r.file(".lock")));
+  EXPECT_TRUE(fs::exists(r.file("notes.tmp")));
   EXPECT_TRUE(r.remove_stale_temporaries().empty());
 }
 
