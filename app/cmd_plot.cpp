@@ -39,14 +39,17 @@ std::vector<double> ticks(double lo, double hi) {
   double raw = range / 5, mag = std::pow(10.0, std::floor(std::log10(raw)));
   double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
   std::vector<double> t;
-  for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9 * range; v += step) t.push_back(std::abs(v) < 1e-12 * step ? 0 : v);
+  for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9 * range; v += step)
+    t.push_back(std::abs(v) < 1e-12 * step ? 0 : v);
   return t;
 }
 
 std::string tick_label(double v, bool scientific) {
   char b[32];
-  if (scientific && v != 0) std::snprintf(b, sizeof b, "%.1e", v);
-  else std::snprintf(b, sizeof b, "%g", v);
+  if (scientific && v != 0)
+    std::snprintf(b, sizeof b, "%.1e", v);
+  else
+    std::snprintf(b, sizeof b, "%g", v);
   return b;
 }
 
@@ -151,10 +154,14 @@ int cmd_plot(const std::vector<std::string>& args) {
       std::printf("%s", kHelp);
       return 0;
     }
-    if (args[i] == "--out" && i + 1 < args.size()) out = args[++i];
-    else if (args[i].rfind("--", 0) == 0) NAT_THROW("unknown option ", args[i], " (see nat plot --help)");
-    else if (dir.empty()) dir = args[i];
-    else NAT_THROW("unexpected argument '", args[i], "' (see nat plot --help)");
+    if (args[i] == "--out" && i + 1 < args.size())
+      out = args[++i];
+    else if (args[i].rfind("--", 0) == 0)
+      NAT_THROW("unknown option ", args[i], " (see nat plot --help)");
+    else if (dir.empty())
+      dir = args[i];
+    else
+      NAT_THROW("unexpected argument '", args[i], "' (see nat plot --help)");
   }
   NAT_CHECK(!dir.empty(), "usage: nat plot RUN_DIR (see nat plot --help)");
   if (out.empty()) out = dir + "/curves.png";
@@ -173,8 +180,8 @@ int cmd_plot(const std::vector<std::string>& args) {
     return Series{label, epoch, column(col), color};
   };
   // BGR colours
-  const cv::Scalar blue(180, 100, 30), orange(30, 130, 240), green(60, 160, 60), red(50, 50, 210),
-      purple(160, 80, 140), grey(120, 120, 120);
+  const cv::Scalar blue(180, 100, 30), orange(30, 130, 240), green(60, 160, 60), red(50, 50, 210), purple(160, 80, 140),
+      grey(120, 120, 120);
   std::vector<Series> loss = {series("train_loss", "train", blue)};
   if (!column("eval_loss").empty()) loss.push_back(series("eval_loss", "eval", orange));
   if (!column("ema_eval_loss").empty()) loss.push_back(series("ema_eval_loss", "eval (EMA)", grey));
