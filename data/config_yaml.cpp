@@ -4,14 +4,12 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <new>
 #include <vector>
 
 #include "core/error.h"
+#include "data/yaml_limits.h"
 
 namespace nat::data {
 
@@ -94,33 +92,6 @@ const std::map<std::string, Setter>& setters() {
   return m;
 }
 
-// The same limits as train/config_yaml.cpp: a config is a page of keys, so a 100 MB value, an alias bomb
-// (a few nodes that expand exponentially when walked) or a cycle of aliases is refused up front.
-constexpr size_t kMaxYamlBytes = 1 << 20;
-constexpr size_t kMaxYamlValues = 10000;  // nodes, counted with every alias expanded (a config has ~150)
-constexpr int kMaxYamlDepth = 64;
-
-void check_yaml_tree(const YAML::Node& root, const std::string& origin) {
-  std::vector<std::pair<YAML::Node, int>> todo = {{root, 0}};
-  size_t values = 0;
-  while (!todo.empty()) {
-    auto [n, depth] = todo.back();
-    todo.pop_back();
-    NAT_CHECK(++values <= kMaxYamlValues, "[config] ", origin, ": the YAML expands to more than ", kMaxYamlValues,
-              " values (anchors and aliases counted each time they are used)");
-    NAT_CHECK(depth <= kMaxYamlDepth, "[config] ", origin, ": line ", n.Mark().line + 1, ": values nest deeper than ",
-              kMaxYamlDepth, " levels");
-    if (n.IsSequence()) {
-      for (const auto& v : n) todo.emplace_back(v, depth + 1);
-    } else if (n.IsMap()) {
-      for (const auto& kv : n) {
-        todo.emplace_back(kv.first, depth + 1);
-        todo.emplace_back(kv.second, depth + 1);
-      }
-    }
-  }
-}
-
 DataConfig apply(const YAML::Node& root, const std::string& origin, DataConfig c) {
   if (root.IsNull()) return c;
   NAT_CHECK(root.IsMap(), "[config] ", origin, ": expected a mapping of keys to values at the top level");
@@ -154,39 +125,12 @@ DataConfig apply(const YAML::Node& root, const std::string& origin, DataConfig c
 }  // namespace
 
 DataConfig parse_data_config_yaml(const std::string& text, const std::string& origin, DataConfig base) {
-  NAT_CHECK(text.size() <= kMaxYamlBytes, "[config] ", origin, ": ", text.size(),
-            " bytes; a config file is at most 1 MiB");
-  try {
-    YAML::Node root;
-    try {
-      root = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-      NAT_THROW("[config] ", origin, ": YAML error at line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ",
-                e.msg);
-    }
-    check_yaml_tree(root, origin);
-    return apply(root, origin, std::move(base));
-  } catch (const std::bad_alloc&) {
-    NAT_THROW("[config] ", origin, ": out of memory reading the config (", text.size(), " bytes)");
-  } catch (const std::length_error& e) {
-    NAT_THROW("[config] ", origin, ": out of memory reading the config (", text.size(), " bytes): ", e.what());
-  }
+  YAML::Node root = load_config_yaml(text, origin);
+  return with_config_errors(origin, [&] { return apply(root, origin, std::move(base)); });
 }
 
 DataConfig load_data_config_yaml(const std::string& path, DataConfig base) {
-  std::ifstream f(path, std::ios::binary);
-  std::error_code ec;
-  NAT_CHECK(f.good() && !std::filesystem::is_directory(path, ec), "[config] cannot read ", path);
-  std::string text(kMaxYamlBytes + 1, '\0');  // one byte past the limit: a huge file is never read whole
-  f.read(text.data(), static_cast<std::streamsize>(text.size()));
-  NAT_CHECK(!f.bad(), "[config] cannot read ", path);
-  text.resize(static_cast<size_t>(f.gcount()));
-  if (text.size() > kMaxYamlBytes) {
-    auto full = std::filesystem::file_size(path, ec);
-    NAT_THROW("[config] ", path, ": ", ec ? text.size() : static_cast<size_t>(full),
-              " bytes; a config file is at most 1 MiB");
-  }
-  return parse_data_config_yaml(text, path, std::move(base));
+  return parse_data_config_yaml(read_config_file(path), path, std::move(base));
 }
 
 const std::vector<std::string>& data_config_keys() {

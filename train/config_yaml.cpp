@@ -4,13 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <new>
 #include <set>
 #include <sstream>
 
+#include "data/yaml_limits.h"
 #include "train/config.h"
 #include "train/config_keys.h"
 
@@ -158,45 +156,6 @@ TrainConfig apply_root(const YAML::Node& root, const std::string& origin, TrainC
   return cfg;
 }
 
-[[noreturn]] void yaml_error(const std::string& origin, const YAML::Exception& e) {
-  if (e.mark.is_null()) NAT_THROW("[config] ", origin, ": YAML error: ", e.msg);
-  NAT_THROW("[config] ", origin, ": YAML error at line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg);
-}
-
-// A config is a page of keys (the shipped ones are 2 KB); the limits below refuse, before they cost
-// memory or time, a 100 MB list value (yaml-cpp takes hundreds of bytes per node), an alias bomb, whose
-// few nodes expand exponentially when a list key walks them, and an alias to itself (a cycle).
-constexpr size_t kMaxYamlBytes = 1 << 20;
-constexpr size_t kMaxYamlValues = 10000;  // nodes, counted with every alias expanded (a config has ~150)
-constexpr int kMaxYamlDepth = 64;
-
-void check_yaml_size(size_t bytes, const std::string& origin) {
-  NAT_CHECK(bytes <= kMaxYamlBytes, "[config] ", origin, ": ", bytes, " bytes; a config file is at most ",
-            kMaxYamlBytes >> 20, " MiB");
-}
-
-// Walks the document as a reader would see it (aliases expanded), iteratively, and stops at the limits.
-void check_yaml_tree(const YAML::Node& root, const std::string& origin) {
-  std::vector<std::pair<YAML::Node, int>> todo = {{root, 0}};
-  size_t values = 0;
-  while (!todo.empty()) {
-    auto [n, depth] = todo.back();
-    todo.pop_back();
-    NAT_CHECK(++values <= kMaxYamlValues, "[config] ", origin, ": the YAML expands to more than ", kMaxYamlValues,
-              " values (anchors and aliases counted each time they are used)");
-    NAT_CHECK(depth <= kMaxYamlDepth, "[config] ", origin, ": line ", n.Mark().line + 1, ": values nest deeper than ",
-              kMaxYamlDepth, " levels");
-    if (n.IsSequence()) {
-      for (const auto& v : n) todo.emplace_back(v, depth + 1);
-    } else if (n.IsMap()) {
-      for (const auto& kv : n) {
-        todo.emplace_back(kv.first, depth + 1);
-        todo.emplace_back(kv.second, depth + 1);
-      }
-    }
-  }
-}
-
 bool is_list_key(const detail::KeyDef& k) {
   return k.type.find("list") != std::string::npos || k.type.find('[') != std::string::npos;
 }
@@ -248,44 +207,12 @@ const std::vector<std::string>& inert_timm_keys() {
 }
 
 TrainConfig apply_yaml_text(const std::string& text, const std::string& origin, TrainConfig base) {
-  check_yaml_size(text.size(), origin);
-  try {
-    YAML::Node root;
-    try {
-      root = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-      yaml_error(origin, e);
-    }
-    check_yaml_tree(root, origin);
-    try {
-      return apply_root(root, origin, std::move(base));
-    } catch (const YAML::Exception& e) {  // a conversion inside a key's setter: name the line
-      yaml_error(origin, e);
-    }
-  } catch (const std::bad_alloc&) {
-    NAT_THROW("[config] ", origin, ": out of memory reading the config (", text.size(), " bytes)");
-  } catch (const std::length_error& e) {
-    NAT_THROW("[config] ", origin, ": out of memory reading the config (", text.size(), " bytes): ", e.what());
-  }
+  YAML::Node root = data::load_config_yaml(text, origin);
+  return data::with_config_errors(origin, [&] { return apply_root(root, origin, std::move(base)); });
 }
 
 TrainConfig apply_yaml_file(const std::string& path, TrainConfig base) {
-  std::ifstream f(path, std::ios::binary);
-  NAT_CHECK(f.good(), "[config] cannot read ", path);
-  std::error_code ec;
-  NAT_CHECK(!std::filesystem::is_directory(path, ec), "[config] ", path, " is a directory, not a YAML file");
-  // Read at most one byte past the limit, so a huge file is refused without reading it into memory.
-  std::string text(kMaxYamlBytes + 1, '\0');
-  f.read(text.data(), static_cast<std::streamsize>(text.size()));
-  NAT_CHECK(!f.bad(), "[config] cannot read ", path);
-  text.resize(static_cast<size_t>(f.gcount()));
-  size_t bytes = text.size();
-  if (bytes > kMaxYamlBytes) {
-    auto full = std::filesystem::file_size(path, ec);
-    if (!ec) bytes = static_cast<size_t>(full);
-  }
-  check_yaml_size(bytes, path);
-  return apply_yaml_text(text, path, std::move(base));
+  return apply_yaml_text(data::read_config_file(path), path, std::move(base));
 }
 
 void apply_key(TrainConfig& cfg, const std::string& key, const std::string& value, const std::string& origin) {
@@ -296,7 +223,7 @@ void apply_key(TrainConfig& cfg, const std::string& key, const std::string& valu
     n = YAML::Node(value);  // not YAML: take it as a plain string ("a: b" and the like)
   }
   if (value.empty()) n = YAML::Node(YAML::NodeType::Null);
-  check_yaml_tree(n, origin);
+  data::check_config_tree(n, origin);
   set_node(cfg, key, n, origin);
 }
 

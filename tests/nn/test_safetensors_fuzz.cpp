@@ -3,7 +3,7 @@
 // offsets, bad JSON, overflowing shapes, duplicate keys, deep nesting), mutated by byte flips, truncation,
 // splicing, integer-field and header-length edits. Every input must load or throw nat::Error, and the heap
 // the reader takes stays proportional to the input. This file replaces the global operator new to count
-// (and, on request, fail) allocations. NAT_FUZZ_ITERATIONS and NAT_FUZZ_SEED set the number of mutated
+// (and, on request, fail) allocations. NAT_FUZZ_ITERS and NAT_FUZZ_SEED set the number of mutated
 // inputs (100,000) and their seed.
 #include <gtest/gtest.h>
 #include <malloc.h>
@@ -337,7 +337,7 @@ void mutate(Bytes& b, const std::vector<Bytes>& corpus, std::mt19937_64& rng) {
 constexpr size_t kHeapPerByte = 48, kHeapFixed = 64 << 10;
 
 long fuzz_iterations() {
-  const char* env = std::getenv("NAT_FUZZ_ITERATIONS");
+  const char* env = std::getenv("NAT_FUZZ_ITERS");
   return env ? std::max(1L, std::atol(env)) : 100000;
 }
 

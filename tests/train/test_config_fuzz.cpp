@@ -3,7 +3,7 @@
 // through the entry `nat train --config` uses (load_config: file, keys, validate) and the data loader's
 // (load_data_config_yaml). Each input loads or throws nat::Error naming the file; never another exception,
 // a crash or a hang. This file replaces the global operator new to fail one chosen allocation, so an
-// allocation failure is shown to become a nat::Error as well. NAT_YAML_FUZZ_ITERATIONS and NAT_FUZZ_SEED
+// allocation failure is shown to become a nat::Error as well. NAT_YAML_FUZZ_ITERS and NAT_FUZZ_SEED
 // set the input count and the seed.
 #include <gtest/gtest.h>
 
@@ -268,7 +268,7 @@ void mutate(std::string& y, const std::vector<std::string>& corpus, std::mt19937
 }
 
 long fuzz_iterations() {
-  const char* env = std::getenv("NAT_YAML_FUZZ_ITERATIONS");
+  const char* env = std::getenv("NAT_YAML_FUZZ_ITERS");
   return env ? std::max(1L, std::atol(env)) : 4000;  // each input is two YAML parses, a validation and a file write
 }
 
@@ -367,7 +367,7 @@ TEST(TrainConfigFuzz, HostileConfigsAreRefusedWithTheirReason) {
                    "YAML error at line");
   // A directory is not a config ("data_dir is not set" once came from reading it as an empty file).
   NAT_EXPECT_ERROR(apply_yaml_file(::testing::TempDir()), "is a directory");
-  NAT_EXPECT_ERROR(data::load_data_config_yaml(::testing::TempDir()), "cannot read");
+  NAT_EXPECT_ERROR(data::load_data_config_yaml(::testing::TempDir()), "is a directory");
 }
 
 // The probe's 100 MB list value (std::bad_alloc escaped main): refused from its size, before it is read.
