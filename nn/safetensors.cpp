@@ -424,25 +424,30 @@ std::vector<uint8_t> serialize_safetensors(const std::vector<std::pair<std::stri
 }
 
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
+  // The old file stays whole until rename(); any failure before it removes the temporary (a full disk
+  // shows at write(), fsync() or close(), and each reports its own errno).
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   NAT_CHECK(fd >= 0, "[write] cannot create '", tmp, "': ", std::strerror(errno));
+  auto fail = [&](const char* step, int err, bool open) {
+    if (open) ::close(fd);
+    ::unlink(tmp.c_str());
+    NAT_THROW("[write] ", step, " of '", tmp, "' failed: ", std::strerror(err));
+  };
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      NAT_THROW("[write] writing '", tmp, "' failed: ", std::strerror(err));
-    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) fail("writing", errno, true);
     done += static_cast<size_t>(w);
   }
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  NAT_CHECK(ok, "[write] fsync of '", tmp, "' failed: ", std::strerror(errno));
-  NAT_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "[write] rename '", tmp, "' -> '", path,
-            "' failed: ", std::strerror(errno));
+  if (::fsync(fd) != 0) fail("fsync", errno, true);
+  if (::close(fd) != 0) fail("close", errno, false);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    NAT_THROW("[write] rename '", tmp, "' -> '", path, "' failed: ", std::strerror(err));
+  }
   std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
   int dfd = ::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 #include "core/rng.h"
@@ -109,6 +110,23 @@ TEST(NnSafetensors, FileRoundTripAndMissingFile) {
   EXPECT_EQ(f.metadata.at("k"), "v");
   NAT_EXPECT_ERROR(nn::load_safetensors(path + ".does-not-exist"), "cannot open", "does-not-exist");
   NAT_EXPECT_ERROR(nn::load_safetensors(::testing::TempDir()), "not a regular file");
+}
+
+// A full disk during a checkpoint write: the error carries errno's text, the temporary goes, and the file
+// that was there before is untouched (the .tmp is made a link to /dev/full, where every write fails).
+TEST(NnSafetensors, FailedAtomicWriteKeepsTheOldFileAndRemovesTheTemporary) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(::testing::TempDir()) / "nat_atomic_write";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "last.safetensors").string();
+  nn::write_file_atomic(path, {1, 2, 3});
+  fs::create_symlink("/dev/full", path + ".tmp");
+  NAT_EXPECT_ERROR(nn::write_file_atomic(path, std::vector<uint8_t>(1 << 16, 7)), "last.safetensors.tmp",
+                   "No space left on device");
+  EXPECT_FALSE(fs::exists(fs::symlink_status(path + ".tmp")));
+  EXPECT_EQ(fs::file_size(path), 3u);
+  fs::remove_all(dir);
 }
 
 TEST(NnSafetensors, RejectsMalformedHeaders) {
