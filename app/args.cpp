@@ -62,10 +62,6 @@ int64_t Args::get_int(const std::string& key, int64_t fallback, int64_t lo, int6
   return v;
 }
 
-int64_t Args::get_int(const std::string& key, int64_t fallback) const {
-  return get_int(key, fallback, 0, (int64_t{1} << 31) - 1);
-}
-
 double Args::get_double(const std::string& key, double fallback, double lo, double hi) const {
   if (!has(key)) return fallback;
   const std::string& s = get(key);

@@ -22,7 +22,6 @@ class Args {
   // A number within [lo, hi] (both inclusive); anything else is an error naming the option and the range.
   int64_t get_int(const std::string& key, int64_t fallback, int64_t lo, int64_t hi) const;
   double get_double(const std::string& key, double fallback, double lo, double hi) const;
-  int64_t get_int(const std::string& key, int64_t fallback) const;  // [0, 2^31): counts, sizes, seeds
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

@@ -125,6 +125,9 @@ int cmd_eval(const std::vector<std::string>& args) {
             ": the model's logits are not finite (diverged or overflowing weights), so it has no accuracy");
   std::printf("loss %.4f  top-1 %.3f%%  top-5 %.3f%%  (%lld images, %.1f s)\n", r.loss, r.top1, r.top5,
               static_cast<long long>(r.samples), r.seconds);
+  if (r.skipped > 0)  // never silently: the score is over fewer images than the split holds
+    std::printf("%lld unreadable file(s) were skipped and are not in the score (named on stderr)\n",
+                static_cast<long long>(r.skipped));
   return 0;
 }
 
@@ -153,7 +156,7 @@ int cmd_predict(const std::vector<std::string>& args) {
   NoGradGuard no_grad;
   data::SamplePipeline pipe(cfg.data, /*train=*/false);
   const std::vector<std::string> classes = ck.has_state ? ck.state.classes : std::vector<std::string>{};
-  const int64_t k = a.get_int("top", 5);
+  const int64_t k = a.get_int("top", 5, 1, 1000);
   // A file that cannot be read or decoded is named on stderr and skipped; the others are still predicted.
   int64_t failed = 0;
   for (const auto& path : a.positional()) {
