@@ -1,6 +1,6 @@
 // `nat data check`: decode every image of a tree (in parallel) and report the ones that fail, plus the
 // odd-but-decodable files a C++ loader must handle (ImageNet has a PNG named .JPEG, CMYK JPEGs and
-// grayscale images; nat-spec anchors B6 and C5). No OpenCV in this header.
+// grayscale images; files found in the ImageNet training set). No OpenCV in this header.
 #pragma once
 
 #include <cstdint>

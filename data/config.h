@@ -1,6 +1,6 @@
 // DataConfig: every knob of the data pipeline, one field per key, named exactly as timm's train.py
 // argparse `dest` (so a timm/NAT YAML config maps 1:1 onto it). Defaults are those of NAT's
-// classification/train.py (a fork of timm@9d6aad4's), i.e. the recipe of nat-spec §4.1; where upstream
+// classification/train.py (a fork of timm@9d6aad4's), i.e. the recipe of docs/recipe.md §1; where upstream
 // timm's CLI default differs, the comment says so. validate() throws nat::Error naming the key.
 #pragma once
 

@@ -1,5 +1,5 @@
 // SamplePipeline: file bytes -> one normalised (3, S, S) float image, the whole per-sample recipe.
-// Train (timm transforms_imagenet_train, nat-spec §4.1): RandomResizedCrop (decoded at 1/2, 1/4 or
+// Train (timm transforms_imagenet_train, docs/recipe.md §1): RandomResizedCrop (decoded at 1/2, 1/4 or
 // 1/8 size when the crop is that much larger than S), horizontal/vertical flip, RandAugment or else
 // colour jitter, normalisation, random erasing (which the loader defers until after mixup, as NAT's
 // runs did: see data/loader.h). Eval (transforms_imagenet_eval): resize the shorter

@@ -1,9 +1,9 @@
-// The Neighborhood Attention Transformer family (spec §3): NeighborhoodAttention2D, NATLayer, NATBlock (one
+// The Neighborhood Attention Transformer family (docs/model.md): NeighborhoodAttention2D, NATLayer, NATBlock (one
 // level), ConvTokenizer, ConvDownsampler and NAT, with the official module names, so named_parameters()
 // and state_dict() give exactly the keys of the released checkpoints ("levels.2.blocks.5.attn.rpb").
 // Tokens are channels-last, [B, H, W, C], between blocks; the model takes NCHW images, [B, 3, H, W].
 //
-// Padding policy (spec §1.5, as NATTEN v0.14 and the released checkpoints): when a feature map is smaller
+// Padding policy (docs/na.md §5, as NATTEN v0.14 and the released checkpoints): when a feature map is smaller
 // than kernel_size * dilation on an axis, NeighborhoodAttention2D zero-pads x at the bottom/right before the
 // qkv projection, runs NA on the padded map (the padded tokens carry qkv = bias and are attended to), and
 // crops back before proj. At 224x224 this never triggers for NAT; it does at e.g. 192 (a 6x6 last stage).
@@ -130,7 +130,7 @@ struct NatConfig {
   int64_t num_levels() const { return static_cast<int64_t>(depths.size()); }
   int64_t num_features() const { return embed_dim << (num_levels() - 1); }
   int64_t dilation(size_t level, size_t layer) const { return dilations.empty() ? 1 : dilations[level][layer]; }
-  // Stochastic depth of every layer in order: linspace(0, drop_path_rate, sum(depths)) (spec §3.4).
+  // Stochastic depth of every layer in order: linspace(0, drop_path_rate, sum(depths)) (docs/model.md §3).
   std::vector<double> drop_path_schedule() const;
   void validate() const;  // throws naming the offending field
   // Every field as a JSON object that parse_nat_spec() reads back to the same config (checkpoint metadata,
@@ -140,7 +140,7 @@ struct NatConfig {
 
 class NAT : public UnaryModule {
  public:
-  // Builds the model and applies NAT._init_weights (spec §3.5): Linear weights trunc_normal(0.02), biases 0;
+  // Builds the model and applies NAT._init_weights (docs/model.md §4): Linear weights trunc_normal(0.02), biases 0;
   // LayerNorm 1/0; convs keep PyTorch's default; rpb trunc_normal(0.02); gamma = layer_scale.
   explicit NAT(const NatConfig& config, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) override;  // [B, in_chans, H, W] -> [B, num_classes]
@@ -155,7 +155,7 @@ class NAT : public UnaryModule {
 };
 
 // ~~~~~~ registry ~~~~~~
-// nat_{mini,tiny,small,base} and dinat_{mini,tiny,small,base} (spec §3.6; DiNAT adds per-layer dilations and
+// nat_{mini,tiny,small,base} and dinat_{mini,tiny,small,base} (docs/model.md §5; DiNAT adds per-layer dilations and
 // has no layer scale).
 std::vector<std::string> nat_model_names();
 NatConfig nat_config(const std::string& name);  // throws listing the known names

@@ -1,4 +1,4 @@
-// The NAT / DiNAT registry (spec §3.6, NAT:classification/{nat,dinat}.py) and JSON model specs.
+// The NAT / DiNAT registry (docs/model.md §5, NAT:classification/{nat,dinat}.py) and JSON model specs.
 #include <nlohmann/json.hpp>
 
 #include "nn/nat.h"

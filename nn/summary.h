@@ -2,7 +2,7 @@
 // analytically (no forward pass), so `nat info` is instant even for NAT-Base.
 //
 // FLOPs follow fvcore's convention, in which one "FLOP" is one multiply-add (MAC) — the numbers the NAT
-// papers report (spec §3.6): conv Cin*Cout*k*k*Hout*Wout*B, linear in*out*tokens (biases not counted),
+// papers report (docs/model.md §5): conv Cin*Cout*k*k*Hout*Wout*B, linear in*out*tokens (biases not counted),
 // LayerNorm 5*numel (4 without affine), NA QK+RPB B*heads*H*W*hd*k^2 + B*heads*H*W*k^2 and AV
 // B*heads*H*W*hd*k^2 (on the padded map when padding applies); elementwise ops, softmax and pooling count 0.
 // Real floating-point operations are twice the MACs.

@@ -1,4 +1,4 @@
-// Neighborhood Attention ops with autograd (spec §1–§2): each query attends exactly k keys per axis,
+// Neighborhood Attention ops with autograd (docs/na.md): each query attends exactly k keys per axis,
 // border windows shift inward, dilation d splits each axis into d interleaved classes, and the
 // relative positional bias (rpb) index per axis is (k - 1) + (key - query) / d.
 //

@@ -1,4 +1,4 @@
-// Neighborhood Attention index rules, per axis (../shared/spec/nat-spec.md §1.2–§1.4, §2.2).
+// Neighborhood Attention index rules, per axis (docs/na.md §2–§4, §7).
 // These are the only definitions of windows, rpb offsets and inverse neighbourhoods in nat.cpp:
 // the CPU and CUDA kernels and the `nat explain na` drawings all call them.
 //

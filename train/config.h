@@ -4,7 +4,7 @@
 // nat::data::DataConfig field for field, the model keys override the registry model's NatConfig.
 // Everything is validated before any work starts: an unknown key (with a did-you-mean), a wrong type or an
 // impossible value is a nat::Error naming the key and where it came from (the file, or "command line").
-// Defaults are those of NAT's train.py (the recipe of nat-spec §4.1) unless a comment says otherwise.
+// Defaults are those of NAT's train.py (the recipe of docs/recipe.md §1) unless a comment says otherwise.
 #pragma once
 
 #include <array>
@@ -53,7 +53,7 @@ struct TrainConfig {
   std::array<double, 2> opt_betas = {0.9, 0.999};
   double momentum = 0.9;
   double weight_decay = 0.05;
-  bool decay_rpb = true;  // nat-spec §4.3: the pinned timm decays the rpb tables; false follows Swin's intent
+  bool decay_rpb = true;  // docs/recipe.md §3: the runs behind the checkpoints decayed rpb; false follows Swin's intent
   std::optional<double> clip_grad = 5.0;
   std::string clip_mode = "norm";  // norm | value
   int64_t grad_accum_steps = 1;

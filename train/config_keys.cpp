@@ -431,7 +431,7 @@ std::vector<KeyDef> build_table() {
   t.push_back(make_key("momentum", O, "SGD momentum", NAT_FIELD(momentum), unit_open()));
   t.push_back(make_key("weight_decay", O, "decoupled (AdamW) or L2 (SGD) weight decay", NAT_FIELD(weight_decay),
                        within(0, 1e3)));
-  t.push_back(make_key("decay_rpb", O, "weight-decay the rpb tables (nat-spec 4.3: the pinned timm does)",
+  t.push_back(make_key("decay_rpb", O, "weight-decay the rpb tables (docs/recipe.md §3: the original runs did)",
                        NAT_FIELD(decay_rpb)));
   t.push_back(
       make_key("clip_grad", O, "gradient clipping threshold (null: off)", NAT_FIELD(clip_grad), positive_at_most(1e9)));

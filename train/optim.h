@@ -1,6 +1,6 @@
 // Optimizers over a model's named parameters: AdamW (decoupled weight decay, bias-corrected, as
 // torch.optim.AdamW) and SGD with momentum (torch.optim.SGD, L2 decay; timm's "sgd" is Nesterov).
-// Parameters fall into the two weight-decay groups of timm@9d6aad4 (nat-spec §4.3): no decay for 1-D
+// Parameters fall into the two weight-decay groups of timm@9d6aad4 (docs/recipe.md §3): no decay for 1-D
 // tensors and names ending in ".bias" (and, with decay_rpb off, names containing "rpb"); decay otherwise.
 // Each step is one fused kernel pass per parameter (train/optim_kernels.h) that also applies the
 // gradient scale (AMP unscaling and the clipping coefficient) and, under AMP, writes the low-precision
@@ -26,7 +26,7 @@ struct OptimizerOptions {
   double momentum = 0.9;                          // SGD
 };
 
-// timm's rule (nat-spec §4.3): true when the parameter is excluded from weight decay.
+// timm's rule (docs/recipe.md §3): true when the parameter is excluded from weight decay.
 bool no_weight_decay(const std::string& name, const Tensor& param, bool decay_rpb);
 
 struct ParamState {

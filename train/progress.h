@@ -1,5 +1,5 @@
 // Console progress: a tqdm-style bar redrawn in place on a terminal, timm-style log lines otherwise
-// (nat-spec anchors B2/B8):
+// (timm's train.py log lines):
 //   Train: 3 [  40/70 ( 57%)]  Loss: 0.512 (0.601)  Time: 0.210s,  304.76/s  (0.205s,  312.20/s)  LR: 1.200e-03  Data:
 //   0.004 (0.006)  ETA: 0:01:35 Epoch 3/8 |#########-------| 57% 40/70 [00:08<00:06, 4.9 it/s, loss=0.601, lr=1.20e-03]
 #pragma once

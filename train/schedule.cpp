@@ -1,4 +1,4 @@
-// The timm schedules of nat-spec §4.2 (see schedule.h for the formulas).
+// The timm schedules of docs/recipe.md §2 (see schedule.h for the formulas).
 #include "train/schedule.h"
 
 #include <cmath>

@@ -1,5 +1,5 @@
 // Learning-rate schedules, exactly as timm@9d6aad4's CosineLRScheduler / StepLRScheduler with the options
-// NAT's train.py passes (nat-spec §4.2): linear warmup from warmup_lr, then
+// NAT's train.py passes (docs/recipe.md §2): linear warmup from warmup_lr, then
 //   cosine: lr(t) = min_lr + 0.5 (lr - min_lr) (1 + cos(pi t / T))  for W <= t < T, where t is NOT shifted
 //           by the warmup (warmup_prefix=False), so the LR steps down slightly at t = W;
 //   step:   lr(t) = lr * decay_rate^floor(t / decay_t);

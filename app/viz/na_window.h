@@ -1,5 +1,5 @@
 // What one Neighborhood Attention query reads, as cells to draw: its k*k keys (in slot order) and the rpb
-// cells its logits add, on a 2-D map with per-axis window rules (spec §1.2–§1.4, §1.7), plus the inverse
+// cells its logits add, on a 2-D map with per-axis window rules (docs/na.md §2–§4), plus the inverse
 // neighbourhood of a key (§2.2: the queries whose windows hold it, which dK/dV gather from). Computed only
 // with ops/na_index.h, the functions the kernels call, so a diagram drawn from these cells shows exactly the
 // windows the kernels use.

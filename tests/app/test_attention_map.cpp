@@ -66,7 +66,7 @@ TEST(AppAttentionMap, WeightsPerQuerySumToOnePerHead) {
   EXPECT_FALSE(na->keep_attention);
   EXPECT_FALSE(na->attention.defined());
 
-  // Level 1 at 16 px is a 2 x 2 map, padded to 3 x 3 for k = 3 (spec §1.5).
+  // Level 1 at 16 px is a 2 x 2 map, padded to 3 x 3 for k = 3 (docs/na.md §5).
   AttentionCapture c1 = capture_attention(*model, image(16), 1, 1);
   EXPECT_EQ(c1.height, 2);
   EXPECT_EQ(c1.padded_height, 3);

@@ -1,4 +1,4 @@
-// The `nat explain na` windows against the spec's index tables (§6.1): the cells computed by app/viz/na_window
+// The `nat explain na` windows against the index tables of docs/na.md §2 and §4: the cells computed by app/viz/na_window
 // and the cells actually painted in the picture (read back from its pixels) are the tables' keys and rpb
 // indices; the inverse neighbourhoods equal the sets found by scanning every query's window.
 #include <gtest/gtest.h>
@@ -58,7 +58,7 @@ TEST(AppNaWindow, AxisWindowsAreTheSpecTables) {
       EXPECT_EQ(w.keys, table_keys(t, i));
       EXPECT_EQ(w.rpb, table_rpb(t, i));
     }
-  // The spec's spelled-out key sets for L=10, k=3, d=3.
+  // The key sets spelled out for L=10, k=3, d=3.
   EXPECT_EQ(axis_window(6, 10, 3, 3).keys, (std::vector<int64_t>{3, 6, 9}));
   EXPECT_EQ(axis_window(9, 10, 3, 3).keys, (std::vector<int64_t>{3, 6, 9}));
 }

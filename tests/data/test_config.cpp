@@ -1,4 +1,4 @@
-// DataConfig defaults (nat-spec §4.1), validation messages naming the key, timm's RandAugment strings,
+// DataConfig defaults (docs/recipe.md §1), validation messages naming the key, timm's RandAugment strings,
 // and the YAML reader of the data keys.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Decoding the odd files ImageNet holds (nat-spec anchors B6, C5), all generated here: a PNG named .JPEG,
+// Decoding the odd files ImageNet holds (found in the ImageNet training set), all generated here: a PNG named .JPEG,
 // CMYK and YCCK JPEGs (written with libjpeg, since OpenCV cannot encode them), grayscale JPEG and PNG,
 // RGBA and 16-bit PNGs; and the files that must fail: truncated or corrupt JPEGs, text, empty files,
 // headers over the pixel limit (decompression bombs). tests/data/test_decode_fuzz.cpp mutates them all.

@@ -93,7 +93,7 @@ TEST(Sampler, RanksShareOnePermutation) {
 }
 
 TEST(Sampler, BatchesPerEpochAreEqualOnEveryRank) {
-  EXPECT_EQ(batches_per_epoch(1281167, 8, 128, true), 1251);  // nat-spec §4.2: 1,251 iterations per epoch
+  EXPECT_EQ(batches_per_epoch(1281167, 8, 128, true), 1251);  // docs/recipe.md §2: 1,251 iterations per epoch
   EXPECT_EQ(batches_per_epoch(50000, 8, 128, false), 49);
   EXPECT_EQ(batches_per_epoch(10, 3, 4, true), 1);
   EXPECT_EQ(batches_per_epoch(10, 3, 4, false), 1);

@@ -1,4 +1,4 @@
-// The NAT family against the spec (§3, §6.4): exact parameter and tensor counts and the official state-dict
+// The NAT family against the official model code (docs/model.md): exact parameter and tensor counts and the official state-dict
 // keys for every variant, the drop-path schedule and initialisation, output and stage shapes at 224 and at a
 // resolution whose last stage is smaller than the kernel (padding policy, checked against dense attention),
 // and an end-to-end float64 gradcheck of a small NAT.
@@ -20,7 +20,7 @@ using namespace nat::nn;
 
 namespace {
 
-// The official state-dict keys (spec §3.8), in PyTorch's order: a module's own parameters (gamma1/2, rpb)
+// The official state-dict keys (docs/model.md §5), in PyTorch's order: a module's own parameters (gamma1/2, rpb)
 // before its children's.
 std::vector<std::pair<std::string, Shape>> official_keys(const NatConfig& c) {
   std::vector<std::pair<std::string, Shape>> k;
@@ -91,7 +91,7 @@ TEST(NnNat, ExactParameterAndTensorCountsForEveryVariant) {
     const char* name;
     int64_t params, tensors;
   };
-  // NAT: spec §3.6/§3.8. DiNAT: the same modules without gamma1/gamma2 in Small/Base (no layer scale).
+  // NAT: docs/model.md §5. DiNAT: the same modules without gamma1/gamma2 in Small/Base (no layer scale).
   const Expect expect[] = {
       {"nat_mini", 19'984'174, 253},    {"nat_tiny", 27'901'582, 409},   {"nat_small", 50'743'297, 469},
       {"nat_base", 89'769'652, 469},    {"dinat_mini", 19'984'174, 253}, {"dinat_tiny", 27'901'582, 409},
@@ -141,7 +141,7 @@ TEST(NnNat, RegistryDilationsDropPathAndInit) {
   EXPECT_NEAR(tiny.level(1)->layer(0)->drop_path->p, 0.1, 1e-15);
   EXPECT_EQ(tiny.level(0)->layer(1)->attn->options.dilation, 2);
 
-  // Init (spec §3.5): Linear biases 0, LayerNorm 1/0, rpb and Linear weights ~N(0, 0.02^2), convs
+  // Init (docs/model.md §4): Linear biases 0, LayerNorm 1/0, rpb and Linear weights ~N(0, 0.02^2), convs
   // U(+-1/sqrt(fan_in)). A narrow NAT-Mini (embed 32) keeps this fast with enough samples per tensor.
   const char* spec = R"({"base": "nat_mini", "embed_dim": 32, "depths": [1, 1, 4, 5], "num_heads": [1, 2, 4, 8]})";
   Generator g2(1);
@@ -192,7 +192,7 @@ TEST(NnNat, JsonSpecs) {
   NAT_EXPECT_ERROR(parse_nat_spec("{"), "not valid JSON");
 }
 
-// Issue 17: a spec's sizes are bounded before anything is allocated (10^8 layers ended in std::bad_alloc,
+// Issue 17: a model spec's sizes are bounded before anything is allocated (10^8 layers ended in std::bad_alloc,
 // mlp_ratio 1e30 in a negative layer width).
 TEST(NnNat, AbsurdSpecsAreRefusedNamingTheField) {
   NAT_EXPECT_ERROR(parse_nat_spec(R"({"embed_dim": 16, "depths": [100000000], "num_heads": [1], "kernel_size": 3})"),
@@ -322,7 +322,7 @@ TEST(NnNat, SmallNatGradcheckFloat64EndToEnd) {
   EXPECT_LT(r.max_abs_error, 1e-6);
 }
 
-// FLOPs in fvcore's multiply-add convention reproduce the reported 2.7/4.3/7.8/13.7 G (spec §3.6) to the
+// FLOPs in fvcore's multiply-add convention reproduce the reported 2.7/4.3/7.8/13.7 G (docs/model.md §5) to the
 // printed precision, with NAT-Tiny's per-kind breakdown; at 192 px the last stage's NA counts the padded map.
 TEST(NnNat, SummaryFlopsAndParametersMatchTheSpec) {
   init::NoInitGuard structure_only;
@@ -369,7 +369,7 @@ TEST(NnNat, SummaryFlopsAndParametersMatchTheSpec) {
   };
   EXPECT_EQ(row(s, "levels.0").output, (Shape{1, 28, 28, 128}));
   EXPECT_EQ(row(s, "levels.3").output, (Shape{1, 7, 7, 512}));
-  EXPECT_EQ(row(s, "levels.2.blocks.17").params, 659'784);  // spec §3.8 per-layer count
+  EXPECT_EQ(row(s, "levels.2.blocks.17").params, 659'784);  // docs/model.md §5 per-layer count
   EXPECT_EQ(row(s, "patch_embed.proj.0").macs, int64_t{3} * 32 * 9 * 112 * 112);
 
   // 192 px: level 3 is 6x6 < k = 7. qkv and NA run on the zero-padded 7x7 map, proj on the cropped 6x6 one.

@@ -1,4 +1,4 @@
-// Neighborhood Attention against the spec (../shared/spec/nat-spec.md §6): index tables, golden
+// Neighborhood Attention against independent references: index tables, golden
 // values, dense masked attention built from NATTEN v0.14.4's hand-written window rule (an independent
 // formulation of the same windows), equivariances, gradient invariants and float64 gradchecks.
 #include <gtest/gtest.h>
@@ -17,7 +17,7 @@ using namespace nat;
 
 namespace {
 
-// ---- independent window rule (spec §1.4, NATTEN v0.14.4 written by hand) ----
+// ---- independent window rule (docs/na.md §4, NATTEN v0.14.4 written by hand) ----
 int64_t legacy_start(int64_t i, int64_t L, int64_t k, int64_t d) {
   int64_t ns = k / 2;
   if (i - ns * d < 0) return i % d;

@@ -12,7 +12,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// classification/configs/nat_tiny.yml of the NAT repository (nat-spec §4.1), verbatim.
+// classification/configs/nat_tiny.yml of the NAT repository (docs/recipe.md §1), verbatim.
 const char* kOfficialNatTiny =
     "model: nat_tiny\nlr: 1e-3\nwarmup_lr: 1e-6\nmin_lr: 5e-6\nepochs: 300\ncooldown_epochs: 10\nwarmup_epochs: 20\n"
     "amp: True\nbatch_size: 128\nsched: cosine\nsched_epochwise: False\nweight_decay: 5e-2\n";
@@ -40,7 +40,7 @@ TEST(TrainConfig, OfficialNatConfigLoadsUnchanged) {
   EXPECT_EQ(c.sched, "cosine");
   EXPECT_FALSE(c.sched_epochwise);
   EXPECT_DOUBLE_EQ(c.weight_decay, 0.05);
-  // The train.py defaults of nat-spec §4.1 fill the rest.
+  // The train.py defaults of docs/recipe.md §1 fill the rest.
   EXPECT_EQ(c.opt, "adamw");
   EXPECT_EQ(c.clip_grad.value_or(0), 5.0);
   EXPECT_DOUBLE_EQ(c.data.smoothing, 0.1);

@@ -1,5 +1,5 @@
 // Optimizers: AdamW and SGD steps against closed forms computed in f64, the folded gradient scale and
-// value clipping, timm's weight-decay groups on the real NAT models (nat-spec §4.3 counts), the
+// value clipping, timm's weight-decay groups on the real NAT models (docs/recipe.md §3 counts), the
 // deterministic global gradient norm, and the state round trip used by checkpoints.
 #include <gtest/gtest.h>
 
@@ -114,7 +114,7 @@ Groups count(const nn::NAT& m, bool decay_rpb) {
 }
 
 TEST(WeightDecayGroups, MatchNatSpecCounts) {
-  // nat-spec §4.3: Mini 61,640 no-decay / 19,922,534 decayed (25,350 of them rpb). (Tiny, 98,504 /
+  // docs/recipe.md §3: Mini 61,640 no-decay / 19,922,534 decayed (25,350 of them rpb). (Tiny, 98,504 /
   // 27,803,078, adds 12 level-2 layers of 3,072 no-decay elements each; it is left out to keep the test fast.)
   Generator gen(0);
   auto mini = nn::create_nat(nn::nat_config("nat_mini"), gen);

@@ -1,4 +1,4 @@
-// LR schedules against nat-spec §4.2's formula at the steps that matter: the first update, the last
+// LR schedules against docs/recipe.md §2's formula at the steps that matter: the first update, the last
 // warmup update, the end-of-warmup step down (warmup_prefix=False), the end of the cosine, the cooldown.
 #include <gtest/gtest.h>
 
