@@ -2,9 +2,10 @@
 # Installs the Debian 12 packages nat.cpp builds against, only those not yet installed, and says
 # whether the CUDA backend will be built. Silent apart from one status line when all are present.
 #   scripts/deps.sh           build, test and run dependencies (python3-torch: the tests' PyTorch reference)
-#   scripts/deps.sh --bench   also the PyTorch peers of `nat bench`: python3-torchvision and python3-venv from
-#                             Debian, and a virtual environment <repo>/.bench-venv with PyPI's current torch,
-#                             torchvision, timm, natten, safetensors and Pillow < 13 (see bench_venv below)
+#   scripts/deps.sh --bench   also the PyTorch peers of `nat bench`: python3-torchvision, python3-venv and
+#                             python3-dev from Debian, and a virtual environment <repo>/.bench-venv with PyPI's
+#                             current torch, torchvision, timm, natten, safetensors and Pillow < 13 (see
+#                             bench_venv below); the build, the tests and the main job never use it
 #   scripts/deps.sh --check   list what is missing and exit 1 if anything is; installs nothing
 # Installing needs root. The CUDA toolkit is not a Debian package here: it is looked for at
 # /usr/local/cuda/bin/nvcc (or nvcc on PATH), and the build turns CUDA on when it is found.
@@ -31,7 +32,7 @@ for arg in "$@"; do
       ;;
     --check) check_only=1 ;;
     -h | --help)
-      sed -n '2,10s/^# \{0,1\}//p' "$0"
+      sed -n '2,11s/^# \{0,1\}//p' "$0"
       exit 0
       ;;
     *)
