@@ -9,15 +9,11 @@
 #include <cstdio>
 #include <string>
 
+#include "support/test_util.h"
+
 namespace {
 
-std::string nat_executable() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string self(buf, static_cast<size_t>(n));  // <build>/tests/app_test_cli_errors
-  return self.substr(0, self.rfind("/tests/")) + "/app/nat";
-}
+using nat::testing::nat_executable;
 
 struct Result {
   int code = -1;  // exit status; 128 + signal when a signal ended it

@@ -28,20 +28,14 @@
 #include <vector>
 
 #include "data/synthetic.h"
+#include "support/test_util.h"
 #include "train/checkpoint.h"
 
 namespace nat {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string nat_executable() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string self(buf, static_cast<size_t>(n));  // <build>/tests/app_test_cli_reliability
-  return self.substr(0, self.rfind("/tests/")) + "/app/nat";
-}
+using testing::nat_executable;
 
 // A running `nat` with its stdout and stderr on two pipes the test reads.
 class Child {

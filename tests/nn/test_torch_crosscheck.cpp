@@ -1,8 +1,8 @@
 // nat.cpp against an independent PyTorch NAT (bench/torch_model.py), through the user-facing tools: a
 // fake official checkpoint (.pth, {'model': ...}, 'module.' prefixes) is converted by
 // tools/convert_checkpoint.py, loaded by `nat forward`, and logits, loss and every parameter gradient are
-// compared with PyTorch's. Skips, saying why, when /usr/bin/python3 has no torch or the nat executable
-// has not been built next to this test.
+// compared with PyTorch's. Needs Debian's python3-torch
+// (a test dependency: scripts/deps.sh installs it) and the nat executable built next to this test.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,19 +14,11 @@
 #include "nn/init.h"
 #include "nn/module.h"
 #include "nn/nat.h"
+#include "support/test_util.h"
 
 namespace {
 
 std::string source_dir() { return NAT_SOURCE_DIR; }  // set by tests/CMakeLists.txt
-
-std::string nat_executable() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string self(buf, static_cast<size_t>(n));  // <build>/tests/nn_test_torch_crosscheck
-  std::string nat = self.substr(0, self.rfind("/tests/")) + "/app/nat";
-  return access(nat.c_str(), X_OK) == 0 ? nat : "";
-}
 
 // Runs a command; returns its exit status and appends its output to `log`.
 int run(const std::string& cmd, std::string& log) {
@@ -51,8 +43,8 @@ const char* kModel =
 TEST(NnTorchCrosscheck, ConvertedCheckpointGivesPyTorchsLogitsLossAndGradients) {
   std::string log;
   if (run("/usr/bin/python3 -c 'import torch'", log) != 0) GTEST_SKIP() << "/usr/bin/python3 has no torch: " << log;
-  std::string nat = nat_executable();
-  if (nat.empty()) GTEST_SKIP() << "the nat executable is not built next to this test (build the `nat` target)";
+  const std::string nat = nat::testing::nat_executable();
+  ASSERT_EQ(access(nat.c_str(), X_OK), 0) << nat << " is not built (build the `nat` target)";
   std::string root = source_dir(), dir = ::testing::TempDir() + "nat_crosscheck_" + std::to_string(getpid());
   ASSERT_EQ(run("mkdir -p " + quote(dir), log), 0) << log;
   std::string pth = dir + "/ckpt.pth", io = dir + "/io.safetensors", w = dir + "/w.safetensors";

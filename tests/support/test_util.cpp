@@ -1,6 +1,9 @@
 // Shared test helpers.
 #include "support/test_util.h"
 
+#include <unistd.h>
+
+#include <climits>
 #include <cmath>
 
 #include "autograd/autograd.h"
@@ -43,6 +46,14 @@ Tensor leaf(const Tensor& t) {
 void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs) {
   GradcheckResult r = gradcheck(f, inputs);
   EXPECT_TRUE(r.ok) << r.report << "max error " << r.max_abs_error;
+}
+
+std::string nat_executable() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string self(buf, static_cast<size_t>(n));
+  return self.substr(0, self.rfind("/tests/")) + "/app/nat";
 }
 
 }  // namespace nat::testing

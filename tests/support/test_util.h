@@ -3,10 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 #include <vector>
-
-#include <functional>
 
 #include "autograd/gradcheck.h"
 #include "core/backend.h"
@@ -30,13 +29,17 @@ Tensor random_f64(const Shape& shape, uint64_t seed, double lo = -1, double hi =
 // Marks t as a leaf that requires grad and returns it.
 Tensor leaf(const Tensor& t);
 
+// The `nat` executable of the build this test belongs to (<build>/app/nat, found from
+// <build>/tests/<this test>); "" when /proc/self/exe cannot be read.
+std::string nat_executable();
+
 // gradcheck (float64 central differences) with the report printed on failure.
 void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs);
 
 }  // namespace nat::testing
 
-#define NAT_SKIP_WITHOUT_CUDA()                                           \
-  do {                                                                    \
-    std::string nat_reason_ = ::nat::testing::cuda_skip_reason();         \
-    if (!nat_reason_.empty()) GTEST_SKIP() << nat_reason_;                \
+#define NAT_SKIP_WITHOUT_CUDA()                                   \
+  do {                                                            \
+    std::string nat_reason_ = ::nat::testing::cuda_skip_reason(); \
+    if (!nat_reason_.empty()) GTEST_SKIP() << nat_reason_;        \
   } while (0)
