@@ -622,6 +622,12 @@ void Trainer::end_epoch(int64_t epoch, double lr) {
   result_.epochs_done = epoch + 1;
 }
 
+std::string Trainer::stop_reason() const {
+  if (!stop_requested_) return str("Reached max_steps ", cfg_.max_steps);
+  return g_signal.load() ? str("Interrupted (signal ", g_signal.load(), ")")
+                         : std::string("Interrupted (a signal reached another rank)");
+}
+
 TrainResult Trainer::fit() {
   SignalScope signals;
   const double t0 = now_s(), c0 = cpu_s();
@@ -642,10 +648,7 @@ TrainResult Trainer::fit() {
       bar_.finish();
       save("last.safetensors");
       result_.stopped_early = true;
-      say(str(stop_requested_ ? (g_signal.load() ? str("Interrupted (signal ", g_signal.load(), ")")
-                                                 : std::string("Interrupted (a signal reached another rank)"))
-                              : str("Reached max_steps ", cfg_.max_steps),
-              " at step ", state_.step, " (epoch ", epoch, ", batch ", state_.batch, " of ",
+      say(str(stop_reason(), " at step ", state_.step, " (epoch ", epoch, ", batch ", state_.batch, " of ",
               train_loader_->batches_per_epoch(), "): saved ", last_saved_, "; continue with --resume ", last_saved_));
       break;
     }
@@ -653,7 +656,8 @@ TrainResult Trainer::fit() {
     const bool max_reached = cfg_.max_steps > 0 && state_.step >= cfg_.max_steps;
     if ((max_reached || stop_requested_) && epoch + 1 < cfg_.total_epochs()) {
       result_.stopped_early = true;
-      say(str("Stopped after epoch ", epoch, " at step ", state_.step, "; continue with --resume ", last_saved_));
+      say(str(stop_reason(), " after epoch ", epoch, " at step ", state_.step, "; continue with --resume ",
+              last_saved_));
       break;
     }
   }

@@ -106,6 +106,7 @@ class Trainer {
   enum class EpochEnd { complete, stopped };
   EpochEnd train_epoch(int64_t epoch);
   void end_epoch(int64_t epoch, double lr);
+  std::string stop_reason() const;  // why fit() stops early: a signal or max_steps
   void save(const std::string& name);
   void say(const std::string& line);                     // rank 0: stdout (unless quiet) and train.log
   std::string ranked(const std::string& line) const;     // "[rank 0/4] line" in a distributed run
