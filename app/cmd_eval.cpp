@@ -1,4 +1,5 @@
-// `nat eval --config FILE --checkpoint CKPT`: loss, top-1 and top-5 on the config's val split.
+// `nat eval --checkpoint CKPT [--config FILE]`: loss, top-1 and top-5 on the val split, with the model and
+// preprocessing the checkpoint was trained with (its recorded config; --config and keys override).
 // `nat predict --checkpoint CKPT [--model NAME] IMAGE...`: the top-5 classes of each image.
 // Checkpoints are this trainer's (the model spec, classes and data keys come from their metadata) or
 // weights-only safetensors with the official names (then --model names the architecture). A checkpoint
@@ -27,11 +28,13 @@ namespace nat::app {
 namespace {
 
 const char* kEvalHelp =
-    "usage: nat eval --config FILE --checkpoint CKPT [--ema] [--key value ...]\n\n"
-    "Evaluates CKPT (a training checkpoint, or weights with the official names) on the val split of the\n"
-    "config's data_dir with timm's eval transform (resize to img_size / crop_pct, center crop): mean\n"
-    "cross-entropy, top-1 and top-5. --ema evaluates the checkpoint's EMA weights. Config keys can be\n"
-    "overridden as in nat train (--data_dir, --val_split, --batch_size, --device, ...).\n";
+    "usage: nat eval --checkpoint CKPT [--config FILE] [--ema] [--key value ...]\n\n"
+    "Evaluates CKPT on a val split with timm's eval transform (resize to img_size / crop_pct, center crop):\n"
+    "mean cross-entropy, top-1 and top-5. The model and its preprocessing (img_size, crop_pct,\n"
+    "interpolation, mean, std) and data_dir are those CKPT was trained with, from the config nat train\n"
+    "recorded in it; --config FILE and --key value only override (a weights-only file, e.g. a converted\n"
+    "official checkpoint, needs --config). The preprocessing used is printed. --ema evaluates the EMA\n"
+    "weights. Keys as in nat train (--data_dir, --val_split, --batch_size, --device, ...).\n";
 
 const char* kPredictHelp =
     "usage: nat predict --checkpoint CKPT [--model NAME] [--config FILE] [--top K] [--device DEV] IMAGE...\n\n"
@@ -51,6 +54,18 @@ nn::NatConfig checkpoint_model(const train::LoadedCheckpoint& ck, const std::str
   }
   if (ck.has_state && !ck.state.model_spec.empty()) return nn::parse_nat_spec(ck.state.model_spec);
   return cfg.nat_config(classes);
+}
+
+// "resize to 256 (bicubic), center crop 224, mean [...], std [...] (from ...)": what eval feeds the model.
+std::string describe_eval_preprocessing(const train::TrainConfig& cfg, bool recorded, const train::CommandLine& cl) {
+  const data::DataConfig& d = cfg.data;
+  const auto resize = static_cast<long long>(std::floor(static_cast<double>(d.img_size) / d.crop_pct));
+  std::string from = recorded ? "the checkpoint's recorded config" : "";
+  if (!cl.config_file.empty()) from += (from.empty() ? "" : ", then ") + cl.config_file;
+  if (!cl.overrides.empty()) from += (from.empty() ? "" : ", then ") + std::string("the command line");
+  return str("resize the short side to ", resize, " (", d.interpolation, "), center crop ", d.img_size, " (crop_pct ",
+             d.crop_pct, "), mean [", d.mean[0], ", ", d.mean[1], ", ", d.mean[2], "], std [", d.std[0], ", ", d.std[1],
+             ", ", d.std[2], "] (from ", from, ")");
 }
 
 // Loads the weights (or the EMA weights) of `ck`; a diverged model (NaN or infinite weights) is refused:
@@ -85,10 +100,19 @@ int cmd_eval(const std::vector<std::string>& args) {
     }
   }
   NAT_CHECK(!ckpt.empty(), "missing --checkpoint CKPT (see nat eval --help)");
-  train::TrainConfig cfg = train::load_config(train::parse_command_line(rest));
+  train::LoadedCheckpoint ck = train::load_checkpoint(ckpt);
+  // The model and the preprocessing are those the checkpoint was trained with: ImageNet defaults applied
+  // to a model trained at another size or normalisation give a wrong score without any warning.
+  const train::CommandLine cl = train::parse_command_line(rest);
+  const bool recorded = ck.has_state && !ck.state.args_yaml.empty();
+  NAT_CHECK(recorded || !cl.config_file.empty(), "[eval] ", ckpt,
+            " records no training config (weights only): pass --config FILE, the config it was trained with, so "
+            "that the model, image size, crop and normalisation are those of its training");
+  const std::string recorded_origin = ckpt + " (its recorded training config)";
+  train::TrainConfig cfg = train::load_config(
+      cl, recorded ? train::apply_yaml_text(ck.state.args_yaml, recorded_origin) : train::TrainConfig{});
   NAT_CHECK(!cfg.data.data_dir.empty(), "[config] data_dir is not set (data_dir: in the config, or --data_dir DIR)");
   if (cfg.threads > 0) omp_set_num_threads(static_cast<int>(cfg.threads));
-  train::LoadedCheckpoint ck = train::load_checkpoint(ckpt);
 
   // Class indices as in training: the checkpoint's class list, else the train split's folders, else val's own.
   data::ImageFolderOptions opts;
@@ -116,6 +140,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   data::Loader loader(val, dcfg, lo);
   std::printf("Evaluating %s%s (%s) on %lld images of %s (%s)\n", ckpt.c_str(), ema ? " [EMA]" : "", mc.name.c_str(),
               static_cast<long long>(val->size()), val->root().c_str(), dev.str().c_str());
+  std::printf("Preprocessing: %s\n", describe_eval_preprocessing(cfg, recorded, cl).c_str());
   train::EvalResult r = train::evaluate(*model, loader, dev, DType::f32, [](int64_t done, int64_t total) {
     std::fprintf(stderr, "\r  batch %lld/%lld", static_cast<long long>(done), static_cast<long long>(total));
   });

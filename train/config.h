@@ -143,8 +143,9 @@ struct CommandLine {
 };
 CommandLine parse_command_line(const std::vector<std::string>& args);
 
-// The config of `nat train`: defaults, then the file, then the overrides; validated.
-TrainConfig load_config(const CommandLine& cl);
+// The config of `nat train`: `base` (the defaults; for `nat eval`, a checkpoint's recorded config), then
+// the file, then the overrides; validated.
+TrainConfig load_config(const CommandLine& cl, TrainConfig base = {});
 
 // The closest known key to `key` by edit distance, or "" when none is close.
 std::string closest_key(const std::string& key);

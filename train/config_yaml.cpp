@@ -304,8 +304,8 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   return cl;
 }
 
-TrainConfig load_config(const CommandLine& cl) {
-  TrainConfig cfg;
+TrainConfig load_config(const CommandLine& cl, TrainConfig base) {
+  TrainConfig cfg = std::move(base);
   if (!cl.config_file.empty()) cfg = apply_yaml_file(cl.config_file, std::move(cfg));
   for (const auto& [k, v] : cl.overrides) apply_key(cfg, k, v, "command line");
   cfg.validate();

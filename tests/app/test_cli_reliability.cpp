@@ -272,6 +272,38 @@ TEST_F(CliReliability, EvalOfADivergedCheckpointFails) {
   EXPECT_NE(out.find("top-1"), std::string::npos) << out;
 }
 
+// Issue 16: without --config, eval used ImageNet defaults whatever the model was trained at (9.4 % instead of
+// 99 % on digits). Now the checkpoint's recorded config decides, --config only overrides, and a weights-only
+// file without a config is an error saying what to pass.
+TEST_F(CliReliability, EvalUsesThePreprocessingTheCheckpointWasTrainedWith) {
+  std::string out;
+  ASSERT_EQ(run(train("recorded", {"--max-steps", "1", "--img_size", "24", "--crop_pct", "1.0", "--interpolation",
+                                   "bilinear", "--mean", "0.25", "0.5", "0.75"}),
+                &out),
+            0)
+      << out;
+  const std::string ckpt = (run_dir("recorded") / "last.safetensors").string();
+  ASSERT_EQ(run({"eval", "--checkpoint", ckpt}, &out), 0) << out;  // data_dir too comes from the checkpoint
+  EXPECT_NE(out.find("resize the short side to 24 (bilinear), center crop 24 (crop_pct 1), mean [0.25, 0.5, 0.75]"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("(from the checkpoint's recorded config)"), std::string::npos) << out;
+  EXPECT_NE(out.find("top-1"), std::string::npos) << out;
+  // A config and keys override what was recorded, and the line says so.
+  ASSERT_EQ(run({"eval", "--checkpoint", ckpt, "--config", (root_ / "tiny.yaml").string(), "--crop_pct", "0.5"}, &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("center crop 16 (crop_pct 0.5)"), std::string::npos) << out;
+  EXPECT_NE(out.find("then " + (root_ / "tiny.yaml").string() + ", then the command line"), std::string::npos) << out;
+  // Weights only (a converted official checkpoint, say): no guessing.
+  train::LoadedCheckpoint ck = train::load_checkpoint(ckpt);
+  const std::string weights = (root_ / "weights_only.safetensors").string();
+  nn::save_safetensors(weights, ck.weights());
+  EXPECT_EQ(run({"eval", "--checkpoint", weights, "--data_dir", (root_ / "data").string()}, &out), 2) << out;
+  EXPECT_NE(out.find("records no training config"), std::string::npos) << out;
+  EXPECT_NE(out.find("pass --config FILE"), std::string::npos) << out;
+}
+
 TEST_F(CliReliability, PredictNamesABadFileAndGoesOn) {
   std::string out;
   ASSERT_EQ(run(train("predict", {"--max-steps", "1"}), &out), 0) << out;
